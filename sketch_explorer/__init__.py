@@ -1,6 +1,70 @@
-"""sketch_explorer: recursive sketches for modular deep learning, and an explorer for them."""
+"""sketch_explorer: recursive sketches for modular deep learning, and an explorer for them.
 
+An implementation of B. Ghazi, R. Panigrahy, J. R. Wang, "Recursive Sketches for Modular Deep
+Learning", ICML 2019. See ``SPEC.md`` section numbers in the docstrings.
+"""
+
+from .exceptions import (
+    AttributeNormalizationWarning,
+    BankMismatchError,
+    GraphFileError,
+    GraphValidationError,
+    SingularSystemWarning,
+    SketchExplorerWarning,
+    UnreachableObjectWarning,
+    WeightRenormalizationWarning,
+)
 from .graph import OUTPUT_MODULE, CommunicationGraph
+from .matrices import FAMILIES, BankIdentity, MatrixBank, nearest_block_dimension
+from .recovery import (
+    Estimate,
+    attribute_subsketch,
+    depth_coefficient,
+    estimate_frequency,
+    estimate_mean_attributes,
+    estimate_summed_attributes,
+    input_subsketch,
+    recover_attributes,
+    recover_attributes_on_path,
+    recover_object_attributes,
+    similarity,
+    unroll,
+    unroll_position,
+    word_multiplicity,
+)
+from .sketch import RecursiveSketch, Sketch, sketch_graph
 
-__all__ = ["CommunicationGraph", "OUTPUT_MODULE"]
+__all__ = [
+    "AttributeNormalizationWarning",
+    "BankIdentity",
+    "BankMismatchError",
+    "CommunicationGraph",
+    "Estimate",
+    "FAMILIES",
+    "GraphFileError",
+    "GraphValidationError",
+    "MatrixBank",
+    "OUTPUT_MODULE",
+    "RecursiveSketch",
+    "SingularSystemWarning",
+    "Sketch",
+    "SketchExplorerWarning",
+    "UnreachableObjectWarning",
+    "WeightRenormalizationWarning",
+    "attribute_subsketch",
+    "depth_coefficient",
+    "estimate_frequency",
+    "estimate_mean_attributes",
+    "estimate_summed_attributes",
+    "input_subsketch",
+    "nearest_block_dimension",
+    "recover_attributes",
+    "recover_attributes_on_path",
+    "recover_object_attributes",
+    "similarity",
+    "sketch_graph",
+    "unroll",
+    "unroll_position",
+    "word_multiplicity",
+]
 __version__ = "0.1.0"

@@ -155,6 +155,7 @@ class CommunicationGraph:
 
         # canonical object order: by depth, then breadth-first by input position
         self.objects: tuple[Hashable, ...] = self._canonical_order()
+        self._index = {name: r for r, name in enumerate(self.objects)}
         self._paths: dict[Hashable, list[tuple[tuple[int, ...], float]]] = {}
 
     # ------------------------------------------------------------------ validation steps
@@ -426,6 +427,11 @@ class CommunicationGraph:
     def _require(self, name: Hashable) -> None:
         if name not in self:
             raise KeyError(f"{_fmt(name)} is not an object of this communication graph")
+
+    def index(self, name: Hashable) -> int:
+        """Row of object ``name`` in :attr:`objects` (and in arrays ordered like it)."""
+        self._require(name)
+        return self._index[name]
 
     @property
     def modules(self) -> dict[str, int]:
