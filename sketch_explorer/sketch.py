@@ -43,6 +43,7 @@ __all__ = [
     "attribute_sketch",
     "object_sketch",
     "check_same_bank",
+    "sketch_attributes",
 ]
 
 
@@ -299,9 +300,46 @@ def sketch_graph(
     if not isinstance(graph, CommunicationGraph):
         raise TypeError(f"graph must be a CommunicationGraph; got {type(graph).__name__}")
     bank = _check_bank(bank)
-    d = bank.d
-    graph.check_dimension(d)
+    graph.check_dimension(bank.d)
+    X = np.zeros((len(graph), bank.d))
+    for r, name in enumerate(graph.objects):
+        x = graph.attributes(name)
+        X[r, : x.size] = x
+    if progress is None:
+        progress = len(graph) > 2000
+    overall, O = _propagate(graph, bank, X, progress)
+    meta = {"n_objects": len(graph)}
+    return RecursiveSketch(graph, Sketch(overall, bank.identity, meta=meta), O)
 
+
+def sketch_attributes(graph: CommunicationGraph, bank: MatrixBank, X: np.ndarray) -> np.ndarray:
+    """Overall sketch of ``graph``'s structure with other attribute vectors put in.
+
+    Parameters
+    ----------
+    X : (n_objects, d) ndarray
+        Row r replaces the attributes of ``graph.objects[r]``. Any finite values: this is the
+        affine map ``X -> overall`` itself, for linearity checks (Theorem 2(iii)) and for the
+        joint least-squares decoder; rows are not normalised or checked for sign.
+
+    Returns
+    -------
+    (d,) ndarray
+    """
+    bank = _check_bank(bank)
+    X = np.asarray(X, dtype=float)
+    if X.shape != (len(graph), bank.d):
+        raise ValueError(
+            f"X must have shape (n_objects, d) = ({len(graph)}, {bank.d}); got {X.shape}"
+        )
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X must be finite")
+    return _propagate(graph, bank, X, progress=False)[0]
+
+
+def _propagate(graph, bank, X, progress):
+    """Level-by-level engine: overall sketch and object sketches for attribute rows X."""
+    d = bank.d
     objects = graph.objects
     row = {name: r for r, name in enumerate(objects)}
     O = np.zeros((len(objects), d))
@@ -311,12 +349,9 @@ def sketch_graph(
     by_level: dict[int, list] = defaultdict(list)
     for name in objects:
         by_level[graph.depth(name)].append(name)
-    levels = sorted(by_level, reverse=True)
-    if progress is None:
-        progress = len(objects) > 2000
     bar = tqdm(total=len(objects), desc="sketching", unit="obj", disable=not progress)
 
-    for h in levels:
+    for h in sorted(by_level, reverse=True):
         names = by_level[h]
         local = {name: k for k, name in enumerate(names)}
         rows = np.array([row[n] for n in names])
@@ -329,12 +364,8 @@ def sketch_graph(
         # attribute sketches: 1/2 R_{M,1} X + 1/2 R_{M,2} e_1, one product per module
         A = np.zeros((len(names), d))
         for module, ks in members.items():
-            X = np.zeros((len(ks), d))
-            for t, k in enumerate(ks):
-                x = graph.attributes(names[k])
-                X[t, : x.size] = x
             marker = bank.module(module, 2).apply(e1)
-            A[ks] = 0.5 * bank.module(module, 1).apply(X) + 0.5 * marker
+            A[ks] = 0.5 * bank.module(module, 1).apply(X[rows[ks]]) + 0.5 * marker
 
         # input sketches: one product per tuple position; each parent has one input there
         U = _tuple_batch(graph, bank, names, local, row, O, len(names))
@@ -348,8 +379,7 @@ def sketch_graph(
     bar.close()
 
     overall = _tuple_batch(graph, bank, [graph.output], {graph.output: 0}, row, O, 1)[0]
-    meta = {"n_objects": len(objects)}
-    return RecursiveSketch(graph, Sketch(overall, bank.identity, meta=meta), O)
+    return overall, O
 
 
 def _tuple_batch(graph, bank, parents, local, row, O, n_parents) -> np.ndarray:
