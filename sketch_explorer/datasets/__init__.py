@@ -18,11 +18,15 @@ from .digits import (
     stroke_raw_attributes,
 )
 from .rooms import (
+    CAT_PARTS,
+    NEW_OBJECT_MODULE,
     ROOM_ATTRIBUTES,
+    ROOM_MODULES,
     RoomScene,
     raw_room_attributes,
     room_scene,
     room_year,
+    scenes_table,
 )
 
 __all__ = [
@@ -32,9 +36,13 @@ __all__ = [
     "class_probabilities",
     "load_digits_network",
     "stroke_raw_attributes",
+    "CAT_PARTS",
+    "NEW_OBJECT_MODULE",
     "ROOM_ATTRIBUTES",
+    "ROOM_MODULES",
     "RoomScene",
     "raw_room_attributes",
     "room_scene",
     "room_year",
+    "scenes_table",
 ]

@@ -44,7 +44,7 @@ weights. Inputs are ordered by decreasing weight (position 1 is the most importa
 node name.
 
 What this module does not do: it is a teaching network, not a strong classifier (held-out
-accuracy about 94%, against about 97% for a logistic regression on raw pixels); activations
+accuracy 93-96%, against 96-97% for a logistic regression on raw pixels); activations
 below threshold are dropped, which is where the lost accuracy goes. If no module reaches its
 threshold anywhere in an image, the single strongest activation (relative to its threshold)
 fires instead, so every non-blank image has at least one stroke; an all-blank image has none,

@@ -148,9 +148,14 @@ def _check_probability(value, name: str) -> float:
 
 
 def _check_params(
-    seed, day, cat_probability, night_probability, lamp_probability, new_object_from_day,
+    seed,
+    day,
+    cat_probability,
+    night_probability,
+    lamp_probability,
+    new_object_from_day,
     new_object_probability,
-):  # fmt: skip
+):
     """Validate and normalise the scene parameters."""
     return (
         _check_int(seed, "seed", 0),
@@ -225,12 +230,23 @@ def _jitter(rng: np.random.Generator, colour: np.ndarray, spread: float) -> np.n
 def _room_palette(seed: int) -> dict[str, np.ndarray]:
     """The room's fixed colours: the walls and the cat's fur."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_ROOM_KEY,)))
+    wall = rng.uniform(0.55, 0.95, size=3)
     grey = rng.uniform(0.15, 0.85)
+    tint = np.array([1.0, rng.uniform(0.7, 1.0), rng.uniform(0.45, 1.0)])  # brown to grey
+    return {"wall": wall, "fur": grey * tint}
+
+
+def _obj(node, module, size, x, y, colour, parent="output") -> dict:
+    """One drawn object before it becomes a graph node."""
     return {
-        "wall": rng.uniform(0.55, 0.95, size=3),
-        "fur": np.clip(grey * np.array([1.0, rng.uniform(0.7, 1.0), rng.uniform(0.45, 1.0)]),
-                       0.0, 1.0),
-    }  # fmt: skip
+        "node": node,
+        "module": module,
+        "size": float(size),
+        "x": float(x),
+        "y": float(y),
+        "colour": np.asarray(colour, dtype=float),
+        "parent": parent,
+    }
 
 
 def _salience_weights(sizes: Sequence[float]) -> np.ndarray:
@@ -245,7 +261,7 @@ def _draw(seed: int, day: int | None, params: dict) -> RoomScene:
     key = (_SINGLE_KEY,) if day is None else (_DAY_KEY, day)
     children = np.random.SeedSequence(seed, spawn_key=key).spawn(len(_STREAMS))
     rng = {name: np.random.default_rng(ss) for name, ss in zip(_STREAMS, children)}
-    objects: list[dict] = []  # dicts: node, module, size, x, y, colour, parent
+    objects: list[dict] = []
 
     # light: time of day and the lamp (a lamp is lit at night and brightens the room)
     night = bool(rng["light"].random() < params["night_probability"])
@@ -257,34 +273,24 @@ def _draw(seed: int, day: int | None, params: dict) -> RoomScene:
     # walls, evenly spread across the view
     n_walls = int(rng["wall"].integers(2, 5))
     for j in range(n_walls):
-        objects.append({
-            "node": f"wall_{j}", "module": "wall",
-            "size": rng["wall"].uniform(0.15, 0.3),
-            "x": (j + rng["wall"].uniform(0.35, 0.65)) / n_walls,
-            "y": rng["wall"].uniform(0.4, 0.6),
-            "colour": _jitter(rng["wall"], palette["wall"], 0.05),
-        })  # fmt: skip
+        r = rng["wall"]
+        size = r.uniform(0.15, 0.3)
+        x, y = (j + r.uniform(0.35, 0.65)) / n_walls, r.uniform(0.4, 0.6)
+        objects.append(_obj(f"wall_{j}", "wall", size, x, y, _jitter(r, palette["wall"], 0.05)))
 
     # windows, high on the walls; the sky's colour depends on the time of day
     n_windows = int(rng["window"].integers(0, 3))
     sky = _SKY_NIGHT if night else _SKY_MORNING
     for j in range(n_windows):
-        objects.append({
-            "node": f"window_{j}", "module": "window",
-            "size": rng["window"].uniform(0.03, 0.08),
-            "x": rng["window"].uniform(0.1, 0.9),
-            "y": rng["window"].uniform(0.2, 0.4),
-            "colour": _jitter(rng["window"], sky, 0.1),
-        })  # fmt: skip
+        r = rng["window"]
+        size, x, y = r.uniform(0.03, 0.08), r.uniform(0.1, 0.9), r.uniform(0.2, 0.4)
+        objects.append(_obj(f"window_{j}", "window", size, x, y, _jitter(r, sky, 0.1)))
 
     if has_lamp:
-        objects.append({
-            "node": "lamp", "module": "lamp",
-            "size": rng["lamp"].uniform(0.02, 0.05),
-            "x": rng["lamp"].uniform(0.1, 0.9),
-            "y": rng["lamp"].uniform(0.55, 0.75),
-            "colour": _jitter(rng["lamp"], _LAMP_LIT if night else _LAMP_OFF, 0.05),
-        })  # fmt: skip
+        r = rng["lamp"]
+        size, x, y = r.uniform(0.02, 0.05), r.uniform(0.1, 0.9), r.uniform(0.55, 0.75)
+        colour = _jitter(r, _LAMP_LIT if night else _LAMP_OFF, 0.05)
+        objects.append(_obj("lamp", "lamp", size, x, y, colour))
 
     # the cat: head, body and tail on the floor, facing left or right
     has_cat = bool(rng["cat"].random() < params["cat_probability"])
@@ -299,16 +305,11 @@ def _draw(seed: int, day: int | None, params: dict) -> RoomScene:
         extent = np.sqrt(size)
         for part in CAT_PARTS:
             dx, dy = offsets[part]
-            objects.append({
-                "node": part, "module": part, "size": size * shares[part],
-                "x": float(np.clip(cx + facing * dx * extent, 0.0, 1.0)),
-                "y": float(np.clip(cy + dy * extent, 0.0, 1.0)),
-                "colour": _jitter(r, palette["fur"], 0.08), "parent": "cat",
-            })  # fmt: skip
-        objects.append({
-            "node": "cat", "module": "cat", "size": size, "x": cx, "y": cy,
-            "colour": palette["fur"],
-        })  # fmt: skip
+            x = np.clip(cx + facing * dx * extent, 0.0, 1.0)
+            y = np.clip(cy + dy * extent, 0.0, 1.0)
+            colour = _jitter(r, palette["fur"], 0.08)
+            objects.append(_obj(part, part, size * shares[part], x, y, colour, parent="cat"))
+        objects.append(_obj("cat", "cat", size, cx, cy, palette["fur"]))
 
     # the new kind of object, from its first day on (only for scenes of a given day)
     start = params["new_object_from_day"]
@@ -319,13 +320,10 @@ def _draw(seed: int, day: int | None, params: dict) -> RoomScene:
         and rng["new"].random() < params["new_object_probability"]
     )
     if has_new:
-        objects.append({
-            "node": NEW_OBJECT_MODULE, "module": NEW_OBJECT_MODULE,
-            "size": rng["new"].uniform(0.02, 0.06),
-            "x": rng["new"].uniform(0.05, 0.95),
-            "y": rng["new"].uniform(0.7, 0.85),
-            "colour": _jitter(rng["new"], _PLANT, 0.1),
-        })  # fmt: skip
+        r = rng["new"]
+        size, x, y = r.uniform(0.02, 0.06), r.uniform(0.05, 0.95), r.uniform(0.7, 0.85)
+        colour = _jitter(r, _PLANT, 0.1)
+        objects.append(_obj(NEW_OBJECT_MODULE, NEW_OBJECT_MODULE, size, x, y, colour))
 
     return _assemble(seed, day, night, brightness, has_lamp, has_cat, has_new, objects)
 
@@ -341,7 +339,7 @@ def _assemble(seed, day, night, brightness, has_lamp, has_cat, has_new, objects)
     # each consumer's inputs: salience shares, most salient first
     consumers: dict[str, list[str]] = {"output": [], "cat": []}
     for o in objects:
-        consumers[o.get("parent", "output")].append(o["node"])
+        consumers[o["parent"]].append(o["node"])
     size = {o["node"]: o["size"] for o in objects}
     inputs = {}
     for consumer, children in consumers.items():
@@ -364,12 +362,16 @@ def _assemble(seed, day, night, brightness, has_lamp, has_cat, has_new, objects)
     rows = []
     for node in graph.objects:
         parent, position, weight = graph.parents(node)[0]
-        rows.append({
-            "node": node, "module": module[node], "depth": graph.depth(node),
-            "position": position, "weight": weight,
+        row = {
+            "node": node,
+            "module": module[node],
+            "depth": graph.depth(node),
+            "position": position,
+            "weight": weight,
             "effective_weight": graph.effective_weight(node),
-            **dict(zip(ROOM_ATTRIBUTES, raw[node])),
-        })  # fmt: skip
+        }
+        row.update(zip(ROOM_ATTRIBUTES, raw[node]))
+        rows.append(row)
     table = pd.DataFrame(rows).set_index("node")
     logger.debug("room scene seed=%d day=%s: %d objects", seed, day, len(table))
     return RoomScene(
@@ -440,9 +442,14 @@ def room_scene(
     (True, 3)
     """
     seed, day, params = _check_params(
-        seed, day, cat_probability, night_probability, lamp_probability, new_object_from_day,
+        seed,
+        day,
+        cat_probability,
+        night_probability,
+        lamp_probability,
+        new_object_from_day,
         new_object_probability,
-    )  # fmt: skip
+    )
     return _draw(seed, day, params)
 
 
@@ -485,9 +492,14 @@ new_object_probability
     20
     """
     seed, _day, params = _check_params(
-        seed, None, cat_probability, night_probability, lamp_probability, new_object_from_day,
+        seed,
+        None,
+        cat_probability,
+        night_probability,
+        lamp_probability,
+        new_object_from_day,
         new_object_probability,
-    )  # fmt: skip
+    )
     n_days = _check_int(n_days, "n_days", 1)
     logger.info("drawing %d days of room %d", n_days, seed)
     return [_draw(seed, day, params) for day in range(n_days)]
