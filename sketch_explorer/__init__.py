@@ -14,7 +14,10 @@ from .exceptions import (
     UnreachableObjectWarning,
     WeightRenormalizationWarning,
 )
+from .decoder import GraphDecoder
 from .graph import OUTPUT_MODULE, CommunicationGraph
+from .io import dumps_graph, load_graph, loads_graph, save_graph
+from .joint import joint_least_squares
 from .matrices import FAMILIES, BankIdentity, MatrixBank, nearest_block_dimension
 from .recovery import (
     Estimate,
@@ -41,6 +44,7 @@ __all__ = [
     "CommunicationGraph",
     "Estimate",
     "FAMILIES",
+    "GraphDecoder",
     "GraphFileError",
     "GraphValidationError",
     "MatrixBank",
@@ -53,14 +57,19 @@ __all__ = [
     "WeightRenormalizationWarning",
     "attribute_subsketch",
     "depth_coefficient",
+    "dumps_graph",
     "estimate_frequency",
     "estimate_mean_attributes",
     "estimate_summed_attributes",
     "input_subsketch",
+    "joint_least_squares",
+    "load_graph",
+    "loads_graph",
     "nearest_block_dimension",
     "recover_attributes",
     "recover_attributes_on_path",
     "recover_object_attributes",
+    "save_graph",
     "similarity",
     "sketch_graph",
     "unroll",

@@ -271,8 +271,8 @@ def sketch_graph(
     graph : CommunicationGraph
     bank : MatrixBank
     progress : bool, optional
-        Show a progress bar over levels and modules. Default: only for graphs of more than
-        2,000 objects.
+        Show a progress bar over the objects sketched. Default: for graphs of more than 2,000
+        objects, and for the ``haar`` family from d = 1024 on, whose O(d^3) draws take seconds.
 
     Returns
     -------
@@ -306,7 +306,7 @@ def sketch_graph(
         x = graph.attributes(name)
         X[r, : x.size] = x
     if progress is None:
-        progress = len(graph) > 2000
+        progress = len(graph) > 2000 or (bank.family == "haar" and bank.d >= 1024)
     overall, O = _propagate(graph, bank, X, progress)
     meta = {"n_objects": len(graph)}
     return RecursiveSketch(graph, Sketch(overall, bank.identity, meta=meta), O)
