@@ -136,15 +136,17 @@ class FastOrthonormal(RandomMatrix):
         self.d = perm.size
 
     def apply(self, X):
-        Y = np.asarray(X, dtype=float)
+        Y = np.array(X, dtype=float)  # a private copy, transformed in place
         for s in self.signs:
-            Y = scipy.fft.dct(Y * s, type=2, norm="ortho", axis=-1)
-        return Y[..., self.perm]
+            Y *= s
+            Y = scipy.fft.dct(Y, type=2, norm="ortho", axis=-1, overwrite_x=True, workers=-1)
+        return np.take(Y, self.perm, axis=-1)
 
     def apply_t(self, X):
-        Y = np.asarray(X, dtype=float)[..., self.inv_perm]
+        Y = np.take(np.asarray(X, dtype=float), self.inv_perm, axis=-1)
         for s in self.signs[::-1]:
-            Y = scipy.fft.idct(Y, type=2, norm="ortho", axis=-1) * s
+            Y = scipy.fft.idct(Y, type=2, norm="ortho", axis=-1, overwrite_x=True, workers=-1)
+            Y *= s
         return Y
 
     @property
