@@ -90,6 +90,11 @@ class GraphDecoder:
         g = self.graph
         module = g.module(name)
         dim = self.module_dim(module)
+        if g.effective_weight(name) == 0.0:
+            raise ValueError(
+                f"object {name!r} has effective weight 0: it leaves no trace in the sketch, so "
+                "its attributes cannot be recovered"
+            )
         if estimator == "module":
             est = recover_attributes(
                 self.sketch, self.bank, module, g.depth(name), g.effective_weight(name), dim
@@ -139,9 +144,16 @@ class GraphDecoder:
 
         Columns: object, module, depth, effective_weight, linf_error (against the true
         attributes), linf_noise (against the estimator's expectation), predicted_linf.
+        Objects of effective weight 0 leave no trace in the sketch; their errors are NaN.
         """
         rows = []
         for name in self.graph.objects:
+            if self.graph.effective_weight(name) == 0.0:
+                rows.append({"object": name, "module": self.graph.module(name),
+                             "depth": self.graph.depth(name), "effective_weight": 0.0,
+                             "linf_error": np.nan, "linf_noise": np.nan,
+                             "predicted_linf": np.nan})
+                continue
             est = self.attributes(name, estimator)
             rows.append(
                 {
@@ -162,20 +174,24 @@ class GraphDecoder:
         """True against estimated number of objects per module (Theorem 3(i)).
 
         The estimate divides by the mean effective weight of the module's objects, so its
-        expectation is the true count.
+        expectation is the true count. A module whose objects all have weight 0 gets NaN.
         """
         rows = []
         for module, depth in self.graph.modules.items():
             members = self.graph.objects_of(module)
             w = float(np.mean([self.graph.effective_weight(n) for n in members]))
-            est = estimate_frequency(self.sketch, self.bank, module, depth, w)
+            if w == 0.0:  # the module left no trace: nothing to estimate
+                value = scale = np.nan
+            else:
+                est = estimate_frequency(self.sketch, self.bank, module, depth, w)
+                value, scale = est.value, est.error_scale
             rows.append(
                 {
                     "module": module,
                     "depth": depth,
                     "true_count": len(members),
-                    "estimated_count": est.value,
-                    "error_scale": est.error_scale,
+                    "estimated_count": value,
+                    "error_scale": scale,
                 }
             )
         return pd.DataFrame(rows)

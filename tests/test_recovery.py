@@ -259,3 +259,20 @@ def test_joint_least_squares_warns_on_singular_block_matrices():
     bank = MatrixBank(231, "block", 0)
     with pytest.warns(SingularSystemWarning, match="rank"):
         joint_least_squares(g, sketch_graph(g, bank).overall, bank)
+
+
+def test_decoder_on_an_object_of_weight_zero():
+    from sketch_explorer import CommunicationGraph
+
+    g = CommunicationGraph.from_objects(
+        {"seen": ("A", [1.0]), "ghost": ("B", [1.0])},
+        {"output": [("seen", 1.0), ("ghost", 0.0)]},
+    )
+    bank = MatrixBank(64, "fast", 0)
+    dec = GraphDecoder(g, sketch_graph(g, bank).overall, bank)
+    with pytest.raises(ValueError, match="object 'ghost' has effective weight 0"):
+        dec.attributes("ghost")
+    table = dec.object_table().set_index("object")
+    assert np.isnan(table.loc["ghost", "linf_error"]) and np.isfinite(table.loc["seen", "linf_error"])
+    counts = dec.counts().set_index("module")
+    assert np.isnan(counts.loc["B", "estimated_count"])
