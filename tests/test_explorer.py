@@ -480,10 +480,11 @@ def test_unknown_extension_is_refused(small):
 
 
 def test_failing_callback_shows_the_error_in_the_explorer(small, monkeypatch, capsys):
-    def broken(self, estimator="module"):
+    def broken(*args, **kwargs):
         raise RuntimeError("decoder exploded")
 
-    monkeypatch.setattr(GraphDecoder, "object_table", broken)
+    # the controller decodes the whole graph through decode_all (batched GraphDecoder)
+    monkeypatch.setattr(controller_module, "decode_all", broken)
     small.erasure.value = 10
 
     assert isinstance(small.last_error, RuntimeError)

@@ -5,6 +5,17 @@ family, seed), erase it to a prefix of d' coordinates and pick an attribute esti
 communication graph, the recovery-error plot, the object counts and the detail panel of the
 selected object follow every control.
 
+Two more tabs of work sit around that view:
+
+* the graph editor (an accordion under the figures, :mod:`.edit_app`): add and remove modules
+  and objects, set attributes, connect objects with renormalised weights, rename, undo; import
+  and export node-link JSON and GraphML. Every edit that leaves a valid graph re-sketches it;
+* the "Compare two inputs" tab (:class:`~.compare_app.Comparison`, built when first opened):
+  two inputs' similarity, its module-by-module decomposition and the drill-down.
+
+:meth:`Explorer.export_html` writes what is shown as a standalone HTML page; the "export view
+as HTML" button offers the same page as a download.
+
 How it is built (STYLE item 9):
 
 * all state and computation live in the controller (:mod:`.controller`); figure contents come
@@ -20,7 +31,9 @@ How it is built (STYLE item 9):
   ``batch_update`` per event; the live widget is displayed, never ``FigureWidget.show()``;
 * the plotly click handler maps the clicked point to an object through the trace's
   ``customdata`` (the object's row in ``graph.objects``) and calls
-  :meth:`Explorer.select_object`, the same method tests and notebooks call.
+  :meth:`Explorer.select_object`, the same method tests and notebooks call;
+* the main panels carry CSS classes (``se-...``, listed in :data:`CSS_CLASSES`) so browser
+  tests can find them.
 """
 
 from __future__ import annotations
@@ -48,8 +61,34 @@ from .controller import (
     graph_source,
     room_source,
 )
+from .download import Download
+from .edit_app import GraphEditor
+from .editing import GraphDraft
+from .export import page_html
+from .sync import ErrorReporting, make_figure, publish_state, replace_traces, update_trace
 
-__all__ = ["Explorer"]
+__all__ = ["CSS_CLASSES", "Explorer"]
+
+#: CSS classes on the explorer's main parts (for browser tests), by the attribute holding them.
+CSS_CLASSES = {
+    "widget": "se-explorer",
+    "explore_panel": "se-explore",
+    "compare_panel": "se-compare-tab",
+    "input_controls": "se-input-controls",
+    "sketch_controls": "se-sketch-controls",
+    "erasure": "se-erasure",
+    "status": "se-status",
+    "error_area": "se-error",
+    "graph_figure": "se-graph",
+    "image_figure": "se-image",
+    "detail_text": "se-detail-text",
+    "detail_figure": "se-detail",
+    "error_figure": "se-error-plot",
+    "counts_table": "se-counts",
+    "editor_accordion": "se-editor-accordion",
+    "export_button": "se-export-html",
+    "export_download": "se-export-html-download",
+}
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +102,7 @@ _FAMILY_LABELS = {
 _SOURCE_KINDS = (("digit image", "digit"), ("room scene", "room"), ("graph file", "graph"))
 
 
-def _signature(traces) -> list[tuple]:
-    """What must match for traces to be updated in place rather than replaced."""
-    out = []
-    for t in traces:
-        keys = frozenset(t.to_plotly_json()) - {"uid"}
-        out.append((t.type, t.name, keys))
-    return out
-
-
-class Explorer:
+class Explorer(ErrorReporting):
     """Interactive explorer of recursive sketches.
 
     Parameters
@@ -98,14 +128,23 @@ class Explorer:
     ----------
     controller : ExplorerController
         State and computation; read figures' inputs from it.
-    widget : ipywidgets.VBox
-        The whole explorer; displaying the Explorer displays it.
+    widget : ipywidgets.Tab
+        The whole explorer, tabs "Explore" (:attr:`explore_panel`) and "Compare two inputs"
+        (:attr:`compare_panel`, filled when first opened); displaying the Explorer displays
+        it.
     source_kind, digit_index, room_seed, room_day, room_cat, upload : ipywidgets
         Input controls.
     dimension, family, seed, estimator, erasure : ipywidgets
         Sketch controls; set ``.value`` to drive the explorer.
     graph_figure, image_figure, detail_figure, error_figure : plotly FigureWidget
     detail_text, counts_table, status, error_area : ipywidgets.HTML
+    editor : GraphEditor
+        The graph editor's controls, downloads and import (in :attr:`editor_accordion`).
+    tabs : ipywidgets.Tab
+        "Explore" and "Compare two inputs"; the same object as :attr:`widget`.
+    export_button : ipywidgets.Button
+    export_download : Download
+        The exported HTML page, after the export button is pressed.
     last_error : Exception or None
         The last exception a callback caught and showed.
 
@@ -163,8 +202,11 @@ class Explorer:
         self._positions: tuple = (None, {})
         self._quiet = 0
         self.last_error: BaseException | None = None
+        self._comparison = None
         self._build(room_seed=room if room is not None else 0, room_day=room_day)
         self._wire()
+        self.editor.refresh()
+        self.editor.refresh_downloads()
 
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, **kwargs):
@@ -267,35 +309,70 @@ class Explorer:
 
         # figures, built with their first data and layout (Voila keeps only these)
         parts = self._parts("source")
-        self.graph_figure = go.FigureWidget(
-            data=parts["graph"][0], layout={**figures.GRAPH_LAYOUT, **parts["graph"][1]}
-        )
-        self.image_figure = go.FigureWidget(
-            data=parts["image"][0], layout={**figures.IMAGE_LAYOUT, **parts["image"][1]}
-        )
-        self.detail_figure = go.FigureWidget(
-            data=parts["detail"][0], layout={**figures.DETAIL_LAYOUT, **parts["detail"][1]}
-        )
-        self.error_figure = go.FigureWidget(
-            data=parts["error"][0], layout={**figures.ERROR_LAYOUT, **parts["error"][1]}
-        )
+        self.graph_figure = make_figure(parts["graph"][0], figures.GRAPH_LAYOUT,
+                                        parts["graph"][1])
+        self.image_figure = make_figure(parts["image"][0], figures.IMAGE_LAYOUT,
+                                        parts["image"][1])
+        self.detail_figure = make_figure(parts["detail"][0], figures.DETAIL_LAYOUT,
+                                         parts["detail"][1])
+        self.error_figure = make_figure(parts["error"][0], figures.ERROR_LAYOUT,
+                                        parts["error"][1])
         for fig in (self.graph_figure, self.error_figure):
             self._register_clicks(fig)
         self._write_panels(parts)
         self._image_box = widgets.VBox([self.image_figure])
 
-        self.widget = widgets.VBox(
+        # the graph editor, closed until opened
+        self.editor = GraphEditor(self)
+        self.editor_accordion = widgets.Accordion(
+            children=[self.editor.widget],
+            titles=("Edit the graph · import / export (JSON, GraphML)",),
+        )
+        self.editor_accordion.selected_index = None
+
+        # export of the whole view
+        self.export_button = widgets.Button(
+            description="export view as HTML",
+            tooltip="a standalone HTML page of the figures and panels shown",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.export_download = Download(
+            filename="sketch_explorer_view.html",
+            mime="text/html",
+            label="⬇ sketch_explorer_view.html",
+            empty_text="(press export to make the file)",
+        )
+
+        self.input_controls = widgets.HBox(
+            [self.source_kind, self._digit_box, self._room_box, self._graph_box]
+        )
+        self.sketch_controls = widgets.HBox(
+            [self.dimension, self.family, self.seed, self.estimator]
+        )
+        self.explore_panel = widgets.VBox(
             [
-                widgets.HBox([self.source_kind, self._digit_box, self._room_box, self._graph_box]),
-                widgets.HBox([self.dimension, self.family, self.seed, self.estimator]),
+                self.input_controls,
+                self.sketch_controls,
                 self.erasure,
                 self.status,
                 self.error_area,
                 widgets.HBox([self.graph_figure, self._image_box]),
                 widgets.HBox([self.detail_text, self.detail_figure]),
                 widgets.HBox([self.error_figure, self.counts_table]),
+                self.editor_accordion,
+                widgets.HBox([self.export_button, self.export_download]),
             ]
         )
+        self.compare_panel = widgets.VBox(
+            [widgets.HTML("<i>Opening this tab builds the comparison (a few seconds).</i>")]
+        )
+        self.tabs = widgets.Tab(
+            children=[self.explore_panel, self.compare_panel],
+            titles=("Explore", "Compare two inputs"),
+        )
+        self.widget = self.tabs
+        for attribute, css in CSS_CLASSES.items():
+            getattr(self, attribute).add_class(css)
         self._show_input_controls()
 
     def _wire(self) -> None:
@@ -306,6 +383,8 @@ class Explorer:
         self.upload.observe(self._on_upload, names="value")
         for name in ("dimension", "family", "seed", "estimator", "erasure"):
             getattr(self, name).observe(self._on_setting, names="value")
+        self.tabs.observe(self._on_tab, names="selected_index")
+        self.export_button.on_click(self._on_export)
 
     def _register_clicks(self, fig: go.FigureWidget) -> None:
         for trace in fig.data:
@@ -328,6 +407,7 @@ class Explorer:
         """
         detail = self.controller.select(name)
         self._render("detail", detail)
+        self.editor.follow_selection(name)
         return detail
 
     def update(self, **changes) -> Settings:
@@ -378,17 +458,139 @@ class Explorer:
         """
         self._set_source(file_source(name, content))
 
-    def clear_error(self) -> None:
-        """Empty and hide the error area."""
-        self.error_area.value = ""
-        self.error_area.layout.display = "none"
+    # ------------------------------------------------------------------ editing
+    @property
+    def draft(self) -> GraphDraft:
+        """The graph editor's draft (see :mod:`.editing`)."""
+        return self.controller.draft
+
+    def edit(self, operation: str, *args, **kwargs) -> GraphDraft:
+        """Edit the graph: what the editor's buttons do.
+
+        Parameters
+        ----------
+        operation : str
+            One of :data:`~.editing.EDIT_OPERATIONS`: ``"add_module"``, ``"remove_module"``,
+            ``"rename_module"``, ``"add_object"``, ``"remove_object"``, ``"rename"``,
+            ``"set_attributes"``, ``"connect"``, ``"disconnect"``.
+        *args, **kwargs
+            Its arguments, as the :class:`~.editing.GraphDraft` method of that name takes
+            them, e.g. ``edit("connect", "leg", "chair", 0.25)``.
+
+        Returns
+        -------
+        GraphDraft
+            The new draft. Its valid part is sketched and shown (see
+            :meth:`ExplorerController.edit`).
+
+        Raises
+        ------
+        EditError, GraphValidationError, ValueError
+            If the edit is refused; the draft, the graph and every view stay as they were.
+
+        Examples
+        --------
+        >>> from sketch_explorer import CommunicationGraph
+        >>> g = CommunicationGraph.from_objects({"cat": ("cat", [1.0])},
+        ...                                     {"output": [("cat", 1.0)]})
+        >>> ex = Explorer(graph=g, d=256)
+        >>> _ = ex.edit("add_object", "lamp", "lamp", "0.6, 0.8")
+        >>> draft = ex.edit("connect", "lamp", "output", 0.25)
+        >>> [round(w, 2) for _c, w in ex.controller.graph.inputs("output")]
+        [0.75, 0.25]
+        """
+        with self._all_or_nothing():
+            before = self.controller.source
+            draft = self.controller.edit(operation, *args, **kwargs)
+            if self.controller.source is not before:
+                self._render("source")
+        self._after_source_change()
+        # the editor goes on with the node just made or renamed
+        if operation in ("add_object", "rename"):
+            new = kwargs.get("name" if operation == "add_object" else "new")
+            if new is None and len(args) >= (1 if operation == "add_object" else 2):
+                new = args[0] if operation == "add_object" else args[1]
+            self.editor.follow_selection(new)
+        return draft
+
+    def undo_edit(self) -> GraphDraft:
+        """Go back one edit or input change (the editor's undo button)."""
+        with self._all_or_nothing():
+            before = self.controller.source
+            draft = self.controller.undo_edit()
+            if self.controller.source is not before:
+                self._render("source")
+        self._after_source_change()
+        return draft
+
+    def new_graph(self, output: str = "output") -> GraphDraft:
+        """Start an empty draft; the shown graph stays until the draft has a valid graph."""
+        draft = self.controller.new_graph(output)
+        self.editor.refresh()
+        return draft
+
+    # ------------------------------------------------------------------ export and comparison
+    def export_html(self, path: str | os.PathLike | None = None) -> str:
+        """The current view as a standalone HTML page; written to ``path`` when given.
+
+        The page holds every figure shown (plotly.js inlined once, so it opens offline) and
+        the text panels, names escaped; the comparison tab's figures and panels are included
+        once it has been opened.
+
+        Returns
+        -------
+        str
+            The HTML document.
+        """
+        c = self.controller
+        blocks = [
+            ("html", self.status.value),
+            ("row", [("figure", self.graph_figure)]
+             + ([("figure", self.image_figure)] if c.source.image is not None else [])),
+            ("row", [("html", self.detail_text.value), ("figure", self.detail_figure)]),
+            ("row", [("figure", self.error_figure), ("html", self.counts_table.value)]),
+            ("html", self.editor.status.value),
+        ]
+        if self._comparison is not None:
+            blocks += [("heading", "Comparison of two inputs"), *self._comparison.html_blocks()]
+        html = page_html("Recursive sketches: explorer view", blocks,
+                         note=f"{c.source.label}; d = {c.d}, {c.settings.family} matrices, "
+                              f"seed {c.settings.seed}, kept prefix d' = {c.erasure_prefix}.")
+        if path is not None:
+            Path(path).write_text(html, encoding="utf-8")
+        return html
+
+    @property
+    def comparison_built(self) -> bool:
+        """Whether the comparison tab has been built (it is built when first opened)."""
+        return self._comparison is not None
+
+    @property
+    def comparison(self):
+        """The comparison tab's :class:`~.compare_app.Comparison` (built on first use)."""
+        if self._comparison is None:
+            from .compare_app import Comparison
+
+            c = self.controller
+            partner = _partner(c.source, self._network_seed)
+            self._comparison = Comparison(c.source, partner, explorer=self,
+                                          network_seed=self._network_seed)
+            self.compare_panel.children = (self._comparison.widget,)
+        return self._comparison
 
     def _set_source(self, source: InputSource) -> None:
         with self._all_or_nothing():
             self.controller.set_source(source)
             self._render("source")
+        self._after_source_change()
+
+    def _after_source_change(self) -> None:
+        """Controls, editor and downloads follow the controller's input."""
+        source = self.controller.source
         self._sources[source.kind] = source
         self._sync_controls()
+        self.editor.refresh()
+        self.editor.refresh_downloads()
 
     @contextmanager
     def _all_or_nothing(self):
@@ -405,22 +607,21 @@ class Explorer:
             raise
 
     # ------------------------------------------------------------------ callbacks
-    @contextmanager
-    def _reporting(self, action: str):
-        """Run a callback's work; show an exception in the error area instead of losing it."""
-        try:
-            yield
-        except Exception as exc:  # every callback error goes to the UI
-            self.last_error = exc
-            logger.debug("explorer callback failed while %s", action, exc_info=True)
-            self.error_area.value = figures.error_html(action, exc)
-            self.error_area.layout.display = None
-            try:
-                self._sync_controls()
-            except Exception:  # the first error is the one to show
-                logger.debug("could not re-sync the controls", exc_info=True)
-        else:
-            self.clear_error()
+    def _after_error(self) -> None:
+        """After an error is shown, the controls show the state that stayed."""
+        self._sync_controls()
+
+    def _on_tab(self, change) -> None:
+        if change["new"] == 1 and self._comparison is None:
+            with self._reporting("building the comparison"):
+                self.comparison  # noqa: B018 - builds the tab
+
+    def _on_export(self, _button) -> None:
+        with self._reporting("exporting the view as HTML"):
+            html = self.export_html().encode("utf-8")
+            self.export_download.offer(
+                html, note=f"{len(html) / 2**20:.1f} MB, self-contained (plotly.js inside)"
+            )
 
     @contextmanager
     def _quietly(self):
@@ -642,56 +843,47 @@ class Explorer:
             changed.append(self.graph_figure)
             with self.graph_figure.batch_update():
                 if "graph" in parts:
-                    _replace(self.graph_figure, *parts["graph"])
-                    self._register_clicks(self.graph_figure)
+                    if replace_traces(self.graph_figure, *parts["graph"]):
+                        self._register_clicks(self.graph_figure)
                 else:
                     ring = figures.selection_trace(parts["selection"])
-                    self.graph_figure.data[-1].update(x=ring.x, y=ring.y)
+                    update_trace(self.graph_figure, len(self.graph_figure.data) - 1,
+                                 x=ring.x, y=ring.y)
         if "image" in parts:
             changed.append(self.image_figure)
             with self.image_figure.batch_update():
-                _replace(self.image_figure, *parts["image"])
+                replace_traces(self.image_figure, *parts["image"])
         if "error" in parts:
             changed.append(self.error_figure)
             with self.error_figure.batch_update():
-                if _replace(self.error_figure, *parts["error"]):
+                if replace_traces(self.error_figure, *parts["error"]):
                     self._register_clicks(self.error_figure)
         with self.detail_figure.batch_update():
-            _replace(self.detail_figure, *parts["detail"])
+            replace_traces(self.detail_figure, *parts["detail"])
         for fig in changed:
-            _publish_state(fig)
+            publish_state(fig)
         self._write_panels(parts)
         self._show_input_controls()
+        if self.export_download.content:  # the exported page shows another view now
+            self.export_download.clear("(the view changed: press export again)")
 
 
-def _replace(fig: go.FigureWidget, traces: list, layout: dict) -> bool:
-    """Put ``traces`` and ``layout`` into ``fig`` (call inside ``fig.batch_update()``).
+def _partner(source: InputSource, network_seed: int) -> InputSource:
+    """A second input to compare ``source`` with at first.
 
-    Traces of the same type, name and properties are updated in place, so the browser
-    restyles them; otherwise all traces are replaced. Returns whether they were replaced (the
-    new traces then need their click handlers).
+    A digit image: the next image of the same class in scikit-learn's order (index + 10); a
+    room scene: the same room a day later; any other graph: itself.
     """
-    replaced = _signature(fig.data) != _signature(traces)
-    if replaced:
-        fig.data = ()
-        fig.add_traces(traces)
-    else:
-        for old, new in zip(fig.data, traces):
-            old.update(new.to_plotly_json(), overwrite=True)
-    fig.layout.update(layout)
-    return replaced
+    if source.kind == "digit":
+        index = source.key[2]
+        return digit_source(index + 10 if index + 10 < _N_DIGIT_IMAGES else index - 10,
+                            network_seed)
+    if source.kind == "room":
+        _room, seed, day, cat = source.key
+        return room_source(seed, (day or 0) + 1 if (day or 0) < 364 else 0, cat)
+    return source
 
 
-def _publish_state(fig: go.FigureWidget) -> None:
-    """Make the state that new views of ``fig`` start from equal to its current state.
-
-    A plotly FigureWidget syncs its whole data and layout (the ``_widget_data`` and
-    ``_widget_layout`` traits) only when it is built or displayed on its own; later changes
-    travel as one-off messages that only views already open receive. A view opened later
-    starts from the stale state: Voila, whose page connects after the whole notebook ran,
-    showed the explorer's first figures beside controls that had moved on. plotly's own
-    display hook refreshes the two traits the same way; open views ignore the change.
-    """
-    state = fig.to_plotly_json()
-    fig._widget_layout = state["layout"]
-    fig._widget_data = state["data"]
+# kept for code that imported the helpers from here
+_replace = replace_traces
+_publish_state = publish_state

@@ -11,7 +11,11 @@ to a prefix of d' coordinates and decodes it with one of the paper's attribute e
   moving the erasure slider or the estimator never sketches again;
 * one :class:`~sketch_explorer.decoder.GraphDecoder` per erasure prefix of the current sketch,
   with its object table per estimator and its count table, so selecting an object reads
-  estimates that are already there instead of decoding the whole graph again;
+  estimates that are already there instead of decoding the whole graph again; the table is
+  computed by :func:`.decoding.decode_all`, which batches the products the decoder does one
+  object at a time (the explorer's 100 ms budget per slider move at d = 4096, 200 objects);
+* per input, the :class:`.decoding.GraphFacts` that do not depend on the sketch (true and
+  target attribute vectors, default paths), shared by every erasure prefix and bank;
 * the matrix banks for the last few (d, family, seed), since their matrices are drawn lazily
   and dense ones are costly to draw.
 
@@ -39,11 +43,13 @@ import numpy as np
 import pandas as pd
 
 from ..decoder import ESTIMATORS, GraphDecoder
-from ..graph import CommunicationGraph
-from ..io import loads_graph
+from ..graph import OUTPUT_MODULE, CommunicationGraph
+from ..io import dumps_graph, loads_graph
 from ..matrices import FAMILIES, MatrixBank, nearest_block_dimension
 from ..recovery import Estimate, depth_coefficient
 from ..sketch import RecursiveSketch, sketch_graph
+from .decoding import GraphFacts, decode_all
+from .editing import GraphDraft
 
 __all__ = [
     "DIMENSIONS",
@@ -55,7 +61,9 @@ __all__ = [
     "ObjectDetail",
     "Settings",
     "digit_source",
+    "edited_source",
     "file_source",
+    "graph_digest",
     "graph_source",
     "matrix_count",
     "resolve_dimension",
@@ -203,6 +211,36 @@ def graph_source(graph: CommunicationGraph, label: str = "graph given in Python"
     if not isinstance(graph, CommunicationGraph):
         raise TypeError(f"graph must be a CommunicationGraph; got {type(graph).__name__}")
     return InputSource("graph", ("graph", next(_GRAPH_COUNTER)), graph, label)
+
+
+def graph_digest(graph: CommunicationGraph) -> str:
+    """SHA-256 of the graph's node-link JSON: equal digests mean equal graphs."""
+    try:
+        payload = dumps_graph(graph, "json")
+    except (TypeError, ValueError):  # names JSON cannot hold: fall back to their repr
+        G = graph.to_networkx()
+        payload = repr((sorted(map(repr, G.nodes(data=True))),
+                        sorted(map(repr, G.edges(data=True))))).encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()
+
+
+def edited_source(draft: GraphDraft, label: str = "graph built in the editor") -> InputSource:
+    """The input that shows ``draft.graph`` (the draft's connected, valid part).
+
+    Raises
+    ------
+    ValueError
+        If the draft has no valid graph yet (its output has no input).
+    """
+    if draft.graph is None:
+        raise ValueError("the draft has no valid graph yet: connect an object to the output")
+    return InputSource(
+        "graph",
+        ("edited", graph_digest(draft.graph)),
+        draft.graph,
+        label,
+        attribute_labels=dict(draft.attribute_labels),
+    )
 
 
 def file_source(name: str, content: bytes) -> InputSource:
@@ -422,11 +460,16 @@ def _expectation_note(detail_module: str, size: int, estimator: str) -> str:
 
 # ---------------------------------------------------------------------------- the controller
 class _DecodedState:
-    """One decoder (one erasure prefix of one sketch) and the tables read from it."""
+    """One decoder (one erasure prefix of one sketch) and the tables read from it.
+
+    ``estimates[estimator]`` maps each object to its :class:`Estimate`, filled with the table
+    by :func:`~.decoding.decode_all` (the same numbers as the decoder's, batched).
+    """
 
     def __init__(self, decoder: GraphDecoder) -> None:
         self.decoder = decoder
         self.tables: dict[str, pd.DataFrame] = {}
+        self.estimates: dict[str, dict[Hashable, Estimate]] = {}
         self.counts: pd.DataFrame | None = None
 
 
@@ -445,6 +488,8 @@ class ExplorerController:
         Matrix banks kept (each caches its drawn matrices, up to 512 MiB).
     max_prefixes : int, default=16
         Decoders (erasure prefixes) kept for the current sketch.
+    max_undo : int, default=50
+        Edits and input changes :meth:`undo_edit` can go back through.
 
     Attributes
     ----------
@@ -453,6 +498,8 @@ class ExplorerController:
         Validated; ``erasure_prefix`` is None or in 1..d used.
     selected : hashable
         Name of the selected object.
+    draft : GraphDraft
+        The graph editor's draft: a copy of the shown graph, or a graph being built.
     stats : dict
         How many times each stage ran: ``"sketches"``, ``"decoders"``, ``"tables"``,
         ``"counts"``, ``"details"``.
@@ -479,6 +526,7 @@ class ExplorerController:
         max_sketches: int = 8,
         max_banks: int = 2,
         max_prefixes: int = 16,
+        max_undo: int = 50,
     ) -> None:
         self._max_sketches = int(max_sketches)
         self._max_banks = int(max_banks)
@@ -487,12 +535,19 @@ class ExplorerController:
         self._sketches: OrderedDict[tuple, RecursiveSketch] = OrderedDict()
         self._decoded: OrderedDict[int, _DecodedState] = OrderedDict()
         self._decoded_for: tuple | None = None
+        self._facts: OrderedDict[tuple, GraphFacts] = OrderedDict()
         self.stats = {"sketches": 0, "decoders": 0, "tables": 0, "counts": 0, "details": 0}
         self._sketch_seconds: dict[tuple, float] = {}
         self.settings = Settings()
         self._dimension = resolve_dimension(self.settings.d, self.settings.family)
         self.source = self._check_source(source)
         self.selected = self.default_object()
+        self._max_undo = int(max_undo)
+        self._undo: list[tuple] = []
+        self._digest: tuple = (None, "")
+        self._draft: GraphDraft = GraphDraft.from_graph(
+            source.graph, source.attribute_labels, f"editing a copy of the {source.kind} input"
+        )
         self.update(**asdict(settings or Settings()))
 
     # ------------------------------------------------------------------ state changes
@@ -515,13 +570,111 @@ class ExplorerController:
     def set_source(self, source: InputSource) -> None:
         """Show a new input; the selection moves to its :meth:`default_object`.
 
+        The graph editor's draft becomes a copy of the new graph; :meth:`undo_edit` goes back
+        to the previous input and draft.
+
         Nothing changes if ``source`` is not an :class:`InputSource` (TypeError) or its graph
         has an attribute vector longer than the current d (GraphValidationError).
         """
         source = self._check_source(source)
         source.graph.check_dimension(self._dimension.used)
+        self._push_undo()
         self.source = source
         self.selected = self.default_object()
+        self._draft = GraphDraft.from_graph(
+            source.graph, source.attribute_labels, f"editing a copy of the {source.kind} input"
+        )
+
+    # ------------------------------------------------------------------ editing
+    @property
+    def draft(self) -> GraphDraft:
+        """The graph under construction in the editor (see :mod:`.editing`)."""
+        return self._draft
+
+    @property
+    def can_undo(self) -> bool:
+        """Whether :meth:`undo_edit` has a state to go back to."""
+        return bool(self._undo)
+
+    def edit(self, operation: str, *args, **kwargs) -> GraphDraft:
+        """Apply one edit to the draft and show the draft's valid graph.
+
+        Parameters
+        ----------
+        operation : str
+            One of :data:`~.editing.EDIT_OPERATIONS` (``"connect"``, ``"rename"``, ...).
+        *args, **kwargs
+            Its arguments (see the methods of :class:`~.editing.GraphDraft`).
+
+        Returns
+        -------
+        GraphDraft
+            The new draft. When its :attr:`~.editing.GraphDraft.graph` differs from the shown
+            graph, that graph becomes the input (kind ``"graph"``, labelled "graph built in the
+            editor"); when it is None (the output has no input yet) the shown graph stays.
+
+        Raises
+        ------
+        EditError
+            If the edit is refused; nothing changes.
+        GraphValidationError
+            If the draft's graph cannot be sketched at the current d (attributes too long).
+        """
+        new = self._draft.apply(operation, *args, **kwargs)
+        selected = self.selected
+        self._show_draft(new)
+        if operation == "rename":  # the selection follows its object's new name
+            old, to = (list(args) + [kwargs.get("name"), kwargs.get("new")][len(args):])[:2]
+            if selected == old and to in self.graph:
+                self.selected = to
+        return new
+
+    def new_graph(self, output: Hashable = "output") -> GraphDraft:
+        """Start an empty draft (only the output); the shown graph stays until one is valid."""
+        self._push_undo()
+        self._draft = GraphDraft.empty(output, OUTPUT_MODULE)
+        return self._draft
+
+    def undo_edit(self) -> GraphDraft:
+        """Go back to the input and draft before the last edit or input change.
+
+        Raises
+        ------
+        ValueError
+            If there is nothing to undo.
+        """
+        if not self._undo:
+            raise ValueError("nothing to undo")
+        source, draft, selected = self._undo.pop()
+        self.source, self._draft = source, draft
+        self.selected = selected if selected in source.graph else self.default_object()
+        return draft
+
+    def _push_undo(self) -> None:
+        if getattr(self, "_draft", None) is not None:
+            self._undo.append((self.source, self._draft, self.selected))
+            del self._undo[: -self._max_undo]
+
+    def _show_draft(self, new: GraphDraft) -> None:
+        """Make ``new`` the draft; show its graph if it is valid and differs from the shown."""
+        source = self.source
+        if new.graph is not None and graph_digest(new.graph) != self._source_digest():
+            source = edited_source(new)
+            source.graph.check_dimension(self._dimension.used)
+        self._push_undo()
+        if source is not self.source:
+            selected = self.selected
+            self.source = source
+            self.selected = selected if selected in source.graph else self.default_object()
+        self._draft = new
+
+    def _source_digest(self) -> str:
+        key = self.source.key
+        if key[0] == "edited":  # the key of an edited graph is its digest
+            return key[1]
+        if self._digest[0] != key:
+            self._digest = (key, graph_digest(self.graph))
+        return self._digest[1]
 
     def update(self, **changes) -> Settings:
         """Change some settings and return the new, validated ones.
@@ -575,12 +728,15 @@ class ExplorerController:
         return self.detail()
 
     def snapshot(self) -> tuple:
-        """The state :meth:`restore` returns to: input, settings and selection."""
-        return (self.source, self.settings, self._dimension, self.selected)
+        """The state :meth:`restore` returns to: input, settings, selection, draft, undo."""
+        return (self.source, self.settings, self._dimension, self.selected, self._draft,
+                tuple(self._undo))
 
     def restore(self, snapshot: tuple) -> None:
         """Return to a state taken by :meth:`snapshot` (caches are kept)."""
-        self.source, self.settings, self._dimension, self.selected = snapshot
+        (self.source, self.settings, self._dimension, self.selected, self._draft,
+         undo) = snapshot
+        self._undo = list(undo)
 
     # ------------------------------------------------------------------ derived state
     @property
@@ -686,14 +842,45 @@ class ExplorerController:
         """:class:`GraphDecoder` of the current sketch, erased to the current prefix."""
         return self._state().decoder
 
+    @property
+    def facts(self) -> GraphFacts:
+        """What decoding the current graph needs apart from the sketch (cached per input)."""
+        key = self.source.key
+        if key in self._facts:
+            self._facts.move_to_end(key)
+            return self._facts[key]
+        facts = GraphFacts(self.graph)
+        self._facts[key] = facts
+        while len(self._facts) > self._max_sketches:
+            self._facts.popitem(last=False)
+        return facts
+
     def object_table(self) -> pd.DataFrame:
-        """:meth:`GraphDecoder.object_table` for the current estimator (cached)."""
+        """:meth:`GraphDecoder.object_table` for the current estimator (cached).
+
+        Computed by :func:`~.decoding.decode_all`, which batches the products the decoder
+        does one object at a time; the numbers are the same up to rounding.
+        """
         state = self._state()
         estimator = self.settings.estimator
         if estimator not in state.tables:
-            state.tables[estimator] = state.decoder.object_table(estimator)
+            table, estimates = decode_all(
+                self.facts, state.decoder.sketch, self.bank, estimator
+            )
+            state.tables[estimator] = table
+            state.estimates[estimator] = estimates
             self.stats["tables"] += 1
         return state.tables[estimator]
+
+    def estimate(self, name: Hashable) -> Estimate:
+        """The current estimator's :class:`Estimate` of object ``name`` (from the table)."""
+        self.object_table()
+        estimates = self._state().estimates[self.settings.estimator]
+        if name not in estimates:
+            raise ValueError(
+                f"object {name!r} has effective weight 0: it leaves no trace in the sketch"
+            )
+        return estimates[name]
 
     def counts(self) -> pd.DataFrame:
         """:meth:`GraphDecoder.counts`: true against estimated objects per module (cached)."""
@@ -706,16 +893,16 @@ class ExplorerController:
     def detail(self, name: Hashable | None = None) -> ObjectDetail:
         """:class:`ObjectDetail` of ``name`` (default: the selected object).
 
-        Reads the decoder's cached estimate; it decodes nothing else.
+        Reads the estimate from the cached object table; it decodes nothing else.
         """
         name = self.selected if name is None else name
-        graph, decoder = self.graph, self.decoder
+        graph, facts = self.graph, self.facts
         estimator = self.settings.estimator
         module = graph.module(name)
-        estimate = decoder.attributes(name, estimator)
-        true = decoder.true_attributes(name)
-        expected = decoder.expected_attributes(name, estimator)
-        path = decoder.default_path(name) if estimator == "path" else None
+        estimate = self.estimate(name)
+        true = facts.true[name]
+        expected = facts.expected(estimator)[name]
+        path = facts.default_path(name)[0] if estimator == "path" else None
         size = len(graph.objects_of(module))
         detail = ObjectDetail(
             name=name,

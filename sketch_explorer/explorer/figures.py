@@ -188,7 +188,8 @@ def graph_traces(
     mid_x = [(positions[c][0] + positions[p][0]) / 2 for c, p, _i, _w in edges]
     mid_y = [(positions[c][1] + positions[p][1]) / 2 for c, p, _i, _w in edges]
     mid_text = [
-        f"{escape(c)} → {escape(p)}<br>input position {i}, weight {w:.4g}" for c, p, i, w in edges
+        f"{escape(c)} → {escape(p)}<br>input position {i}, weight {w:.4g}"
+        for c, p, i, w in edges
     ]
     traces.append(
         go.Scatter(
@@ -271,7 +272,8 @@ def graph_layout(source: InputSource) -> dict:
     return dict(
         title=dict(
             text=f"{escape(source.label)}<br><sup>{len(g)} objects, {len(g.modules)} modules, "
-            f"depth {g.max_depth}; node size ∝ √(effective weight), edge width ∝ weight</sup>",
+            f"depth {g.max_depth}; node size ∝ √(effective weight), edge width ∝ weight"
+            "</sup>",
             font=dict(size=13),
         )
     )
@@ -509,7 +511,8 @@ def counts_html(counts: pd.DataFrame) -> str:
     )
     return (
         "<b>Objects per module</b><br><span style='font-size:12px;color:#555'>estimated = "
-        "⟨R<sub>M,2</sub> e<sub>1</sub>, s⟩ / (c(h) w̄), w̄ the mean effective weight of the "
+        "⟨R<sub>M,2</sub> e<sub>1</sub>, s⟩ / (c(h) w̄), w̄ the mean effective weight of "
+        "the "
         "module's objects</span>"
         f"<table style='font-size:13px;border-spacing:8px 2px'>{head}{body}</table>"
     )
