@@ -28,7 +28,7 @@ from sketch_explorer.explorer import (
     parse_attributes,
 )
 from sketch_explorer.decoder import GraphDecoder
-from sketch_explorer.explorer.decoding import GraphFacts
+from sketch_explorer.decoder import GraphFacts
 from sketch_explorer.io import dumps_graph, loads_graph
 from sketch_explorer.matrices import MatrixBank
 from sketch_explorer.sketch import sketch_graph

@@ -8,7 +8,7 @@ section 1.1.
 
 Modules: :mod:`.app` (the Explorer widget), :mod:`.controller` (its state and computation,
 importable and testable without a browser), :mod:`.figures` (figure builders),
-:mod:`.decoding` (the batched decoding behind the figures), :mod:`.editing` (the draft graph
+:mod:`.editing` (the draft graph
 and its edits), :mod:`.edit_app` (the editor's widgets), :mod:`.comparing` and
 :mod:`.compare_figures` (the comparison's state and figures), :mod:`.compare_app` (the
 Comparison widget), :mod:`.download` (a download link widget), :mod:`.export` (standalone
@@ -43,7 +43,7 @@ from .controller import (
     resolve_dimension,
     room_source,
 )
-from .decoding import GraphFacts, decode_all
+from ..decoder import GraphFacts, decode_all
 from .download import Download
 from .edit_app import GraphEditor
 from .editing import EDIT_OPERATIONS, WEIGHT_RULE, EditError, GraphDraft, parse_attributes

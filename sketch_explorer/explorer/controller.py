@@ -12,9 +12,9 @@ to a prefix of d' coordinates and decodes it with one of the paper's attribute e
 * one :class:`~sketch_explorer.decoder.GraphDecoder` per erasure prefix of the current sketch,
   with its object table per estimator and its count table, so selecting an object reads
   estimates that are already there instead of decoding the whole graph again; the table is
-  computed by :func:`.decoding.decode_all`, which batches the products the decoder does one
+  computed by :func:`sketch_explorer.decoder.decode_all`, which batches the products the decoder does one
   object at a time (the explorer's 100 ms budget per slider move at d = 4096, 200 objects);
-* per input, the :class:`.decoding.GraphFacts` that do not depend on the sketch (true and
+* per input, the :class:`sketch_explorer.decoder.GraphFacts` that do not depend on the sketch (true and
   target attribute vectors, default paths), shared by every erasure prefix and bank;
 * the matrix banks for the last few (d, family, seed), since their matrices are drawn lazily
   and dense ones are costly to draw.
@@ -48,7 +48,7 @@ from ..io import dumps_graph, loads_graph
 from ..matrices import FAMILIES, MatrixBank, nearest_block_dimension
 from ..recovery import Estimate, depth_coefficient
 from ..sketch import RecursiveSketch, sketch_graph
-from .decoding import GraphFacts, decode_all
+from ..decoder import GraphFacts, decode_all
 from .editing import GraphDraft
 
 __all__ = [
@@ -463,7 +463,7 @@ class _DecodedState:
     """One decoder (one erasure prefix of one sketch) and the tables read from it.
 
     ``estimates[estimator]`` maps each object to its :class:`Estimate`, filled with the table
-    by :func:`~.decoding.decode_all` (the same numbers as the decoder's, batched).
+    by :func:`~sketch_explorer.decoder.decode_all` (the same numbers as the decoder's, batched).
     """
 
     def __init__(self, decoder: GraphDecoder) -> None:
@@ -858,7 +858,7 @@ class ExplorerController:
     def object_table(self) -> pd.DataFrame:
         """:meth:`GraphDecoder.object_table` for the current estimator (cached).
 
-        Computed by :func:`~.decoding.decode_all`, which batches the products the decoder
+        Computed by :func:`~sketch_explorer.decoder.decode_all`, which batches the products the decoder
         does one object at a time; the numbers are the same up to rounding.
         """
         state = self._state()
