@@ -7,9 +7,8 @@ sketches' similarity, its module-by-module decomposition and the drill-down of t
 section 1.1.
 
 Modules: :mod:`.app` (the Explorer widget), :mod:`.controller` (its state and computation,
-importable and testable without a browser), :mod:`.figures` (figure builders),
-:mod:`.editing` (the draft graph
-and its edits), :mod:`.edit_app` (the editor's widgets), :mod:`.comparing` and
+importable and testable without a browser), :mod:`.figures` (figure builders), :mod:`.editing` (the draft graph and its edits),
+:mod:`.edit_app` (the editor's widgets), :mod:`.comparing` and
 :mod:`.compare_figures` (the comparison's state and figures), :mod:`.compare_app` (the
 Comparison widget), :mod:`.download` (a download link widget), :mod:`.export` (standalone
 HTML pages) and :mod:`.sync` (figure updates and the callbacks' error guard).
