@@ -227,12 +227,16 @@ class ExactIndex(SketchIndex):
     Parameters
     ----------
     metric : {"ip", "cosine"}, default="cosine"
-    backend : {"faiss", "numpy"}, default="faiss"
+    backend : {"numpy", "faiss"}, default="numpy"
+        Measured on these 2-core machines (100,000 sketches, d = 1024, one query): numpy's
+        matrix-vector product about 31 ms, FAISS flat 90-230 ms (its OpenMP threads contend
+        on a shared machine). Both read every stored coordinate, so the time is set by memory
+        bandwidth; batch queries to amortise it.
     """
 
     method = "exact"
 
-    def __init__(self, metric: str = "cosine", backend: str = "faiss") -> None:
+    def __init__(self, metric: str = "cosine", backend: str = "numpy") -> None:
         super().__init__(metric)
         if backend not in ("faiss", "numpy"):
             raise ValueError(f"backend must be 'faiss' or 'numpy'; got {backend!r}")
