@@ -1,7 +1,7 @@
 """sketch_explorer: recursive sketches for modular deep learning, and an explorer for them.
 
 An implementation of B. Ghazi, R. Panigrahy, J. R. Wang, "Recursive Sketches for Modular Deep
-Learning", ICML 2019. See ``SPEC.md`` section numbers in the docstrings.
+Learning", ICML 2019. See ``docs/SPEC.md`` for the section numbers cited in the docstrings.
 """
 
 from .exceptions import (

@@ -208,7 +208,7 @@ def haar(d: int, rng: np.random.Generator) -> np.ndarray:
     Z = rng.standard_normal((d, d))
     # small QRs run far faster on one BLAS thread (measured here: 256 x 256 took 9 ms on one
     # thread, 0.6 s on two threads of a busy 2-core machine); large ones gain from threads
-    with threadpool_limits(limits=1 if d < 1024 else None, user_api="blas"):
+    with threadpool_limits(limits=1 if d <= 1024 else None, user_api="blas"):
         Q, R = np.linalg.qr(Z)
     signs = np.sign(np.diag(R))
     signs[signs == 0] = 1.0

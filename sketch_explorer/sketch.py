@@ -115,7 +115,9 @@ class Sketch:
 
         For any fixed vector v and a uniformly random kept set of size d',
         ``E[<v, expanded>] = <v, s>``; for a prefix this holds when the sketch's coordinates
-        are exchangeable, as they are for the rotation-invariant families.
+        are exchangeable, as they are for the rotation-invariant families. For the ``block``
+        family they are not: a short prefix falls inside one or two row blocks and is noisier
+        than a random mask of the same size.
         """
         if self.kept is None:
             return self.values.copy()
