@@ -1,0 +1,1 @@
+"""Real-browser tests of the explorer (JupyterLab and Voila); see conftest.py."""
