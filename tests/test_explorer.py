@@ -437,7 +437,15 @@ def test_graph_file_upload(small, small_graph, tmp_path):
     assert ex.last_error is None
     assert ex.controller.source.kind == "graph" and len(ex.controller.graph) == 4
     assert ex.source_kind.value == "graph"
-    assert ex.upload.value == ()  # cleared, so the same file can be uploaded again
+    # the button names the file (issue #10); the record holds no bytes
+    assert ex.upload.description == "graph file: scene.graphml"
+    assert len(ex.upload.value) == 1 and len(ex.upload.value[0]["content"]) == 0
+    ex.select_object("tail 1")
+    upload(ex, "scene.graphml", dumps_graph(small_graph, "graphml"))  # the same file again
+    assert ex.controller.selected != "tail 1" and ex.last_error is None  # it was reloaded
+    upload(ex, "broken.json", b"{not json")
+    assert ex.last_error is not None
+    assert ex.upload.description == "graph file" and ex.upload.value == ()
 
     path = tmp_path / "scene.json"
     path.write_bytes(dumps_graph(small_graph, "json"))
@@ -554,3 +562,121 @@ def test_error_plot_lines_follow_the_prediction(small):
     top = table[table.depth == 2]
     K = np.median(top.predicted_linf * top.effective_weight)
     assert x[0] * y[0] == pytest.approx(K)
+
+
+# ---------------------------------------------------------------------------- review fixes
+def test_patch_box_goes_when_the_selection_has_no_patch_or_the_input_changes(
+    digit_explorer_factory,
+):
+    ex = Explorer(digit=7, d=256)
+    patched = next(n for n in ex.controller.graph.objects if ex.controller.source.patches.get(n))
+    ex.select_object(patched)
+    assert len(ex.image_figure.layout.shapes) == 1
+    ex.select_object("digit")
+    assert ex.image_figure.layout.title.text == "input image"
+    assert ex.image_figure.layout.shapes == ()
+    for action in (lambda: ex.show_digit(21), lambda: ex.show_room(0), lambda: ex.show_digit(7)):
+        if ex.controller.source.kind == "digit":
+            ex.select_object(next(n for n in ex.controller.graph.objects
+                                  if ex.controller.source.patches.get(n)))
+            assert len(ex.image_figure.layout.shapes) == 1
+        action()
+        assert ex.image_figure.layout.title.text == "input image"
+        assert ex.image_figure.layout.shapes == ()
+        assert ex.export_figures()["image"].layout.shapes == ()
+
+
+def test_selection_ring_follows_after_a_reload(small, small_graph):
+    """The ring moved by a click and then put back by a redraw is drawn where it belongs."""
+    start = small.controller.selected
+    other = next(n for n in small_graph.objects if n != start)
+    small.select_object(other)
+    small.show_graph(small_graph, "the same graph again")  # selection goes back to the start
+    assert small.controller.selected == start
+    ring = small.graph_figure.data[-1]
+    xy = small._positions_for(small.controller.source)[start]
+    assert (ring.x[0], ring.y[0]) == pytest.approx(xy)
+    assert list(small.export_figures()["graph"].data[-1].x) == pytest.approx([xy[0]])
+
+
+@pytest.mark.parametrize("requested", [2048, 4096, 16384])
+def test_block_family_cap_holds_for_the_d_used(requested):
+    choice = resolve_dimension(requested, "block")
+    limit = controller_module.DIMENSION_LIMITS["block"]
+    assert choice.used == 2016 and choice.block_size == 42  # the largest valid d <= 2048
+    assert choice.used <= limit and choice.used % choice.block_size == 0
+    assert len(choice.notes) == 1 and "using d = 2016" in choice.notes[0]
+    assert "2070" not in choice.notes[0]
+
+
+def test_block_family_status_is_consistent(small):
+    small.update(family="block", d=4096)
+    status = small.status.value
+    assert small.controller.d == 2016 == small.erasure.max
+    assert "d = 4096 requested, d used = 2016" in status
+    assert status.count("using d =") == 1 and "2070" not in status
+
+
+@pytest.mark.parametrize("family", ["fast", "block", "gaussian"])
+def test_prediction_caveat_for_families_that_are_not_orthonormal(small, monkeypatch, family):
+    monkeypatch.setitem(controller_module.DIMENSION_LIMITS, "gaussian", 256)  # cheap draws
+    small.update(family=family, d=256)
+    title = small.error_figure.layout.title.text
+    legend = [t.name for t in small.error_figure.data if "predicted" in t.name]
+    shown = figures.NOT_ORTHONORMAL_NOTE in small.detail_text.value
+    assert figures.NOT_ORTHONORMAL_NOTE == (
+        "the predicted line assumes orthonormal matrices (haar, fast); block/gaussian "
+        "matrices are noisier, so measured errors sit above it")
+    if family == "fast":
+        assert not shown and figures.NOT_ORTHONORMAL_NOTE not in title
+        assert all("assumes orthonormal" not in n for n in legend)
+    else:
+        assert shown and figures.NOT_ORTHONORMAL_NOTE in title
+        assert legend and all(n.endswith("(assumes orthonormal matrices)") for n in legend)
+    small.update(family="fast")
+    assert figures.NOT_ORTHONORMAL_NOTE not in small.error_figure.layout.title.text
+    assert figures.NOT_ORTHONORMAL_NOTE not in small.detail_text.value
+
+
+def test_subtitle_grammar_for_one_kept_coordinate(small):
+    small.erasure.value = 1
+    assert "first coordinate kept" in small.error_figure.layout.title.text
+    assert "first 1 coordinates" not in small.error_figure.layout.title.text
+    small.erasure.value = 2
+    assert "first 2 coordinates kept" in small.error_figure.layout.title.text
+
+
+def test_erasure_buttons_move_the_prefix_by_factors_of_two(small):
+    assert small.controller.erasure_prefix == 1024
+    small.erasure_halve.click()
+    assert small.controller.erasure_prefix == 512 == small.erasure.value
+    small.erasure_halve.click()
+    assert small.erasure.value == 256
+    small.erasure_double.click()
+    assert small.erasure.value == 512
+    small.erasure.value = 3
+    small.erasure_halve.click()
+    small.erasure_halve.click()
+    assert small.erasure.value == 1  # never below one coordinate
+    assert "first coordinate kept" in small.error_figure.layout.title.text
+    small.erasure.value = 700
+    small.erasure_double.click()
+    assert small.erasure.value == 1024  # at most d
+    small.erasure.value = 10
+    small.erasure_all.click()
+    assert small.erasure.value == 1024 and small.last_error is None
+
+
+def test_progress_counts_the_matrices_drawn_while_sketching(small, small_graph):
+    seen = []
+    small.progress.observe(lambda ch: seen.append((ch["new"], small.progress.layout.display)),
+                           names="value")
+    small.update(seed=5)  # a new bank: every matrix is drawn
+    total = matrix_count(small_graph)
+    assert small.progress.max == total
+    assert [v for v, _shown in seen if v] == list(range(1, total + 1))
+    assert all(shown is None for _v, shown in seen)  # visible while drawing
+    assert small.progress.layout.display == "none" and small.controller.on_draw is None
+    seen.clear()
+    small.update(erasure_prefix=100)  # no new sketch: no progress
+    assert seen == []

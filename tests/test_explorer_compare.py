@@ -356,3 +356,50 @@ def test_comparison_of_graph_sources(hostile_graph):
         cmp.descend(5, 0)
     with pytest.raises(TypeError, match="unknown setting"):
         cmp.update(dee=1)
+
+
+def test_exported_comparison_keeps_styles_the_browser_took_over(hostile_graph):
+    """After a browser view answers an edit, the export still holds markers and modes."""
+    from test_explorer_editing import browser_trace_deltas
+
+    ex = Explorer(graph=hostile_graph, d=256)
+    cmp = ex.comparison
+    cmp.descend(0, 0)
+    figs = (cmp.graph_a_figure, cmp.graph_b_figure, cmp.drill_figure)
+    sent = [[dict(t) for t in fig._se_sent[0]] for fig in figs]
+    for fig in figs:
+        browser_trace_deltas(fig)
+    calls = list(plotly_calls(ex.export_html()).values())[3:]
+    assert len(calls) == 3
+    for (data, _layout), want in zip(calls, sent):
+        assert len(data) == len(want)
+        for got, expected in zip(data, want):
+            for prop in ("marker", "mode", "line"):
+                assert (prop in got) == (prop in expected), (expected.get("name"), prop)
+
+
+def test_layout_fixes_from_the_browser_review(hostile_graph):
+    """Rows wrap instead of clipping, links keep a gap, both tabs label inputs alike."""
+    from sketch_explorer.explorer import figures
+    from sketch_explorer.explorer.controller import FAMILY_LABELS, SOURCE_KINDS
+
+    ex = Explorer(graph=hostile_graph, d=256)
+    rows = [w for w in ex.explore_panel.children if ex.graph_figure in getattr(w, "children", ())
+            or ex.error_figure in getattr(w, "children", ())]
+    assert len(rows) == 2 and all(r.layout.flex_flow == "row wrap" for r in rows)
+    for link in (ex.export_download, ex.editor.download_json, ex.editor.download_graphml):
+        assert link.layout.margin == "0 16px 0 12px"
+    cmp = ex.comparison
+    assert cmp.export_download.layout.margin == "0 16px 0 12px"
+    assert cmp.pick_a.kind.options == ex.source_kind.options == tuple(
+        (label, kind) for label, kind in SOURCE_KINDS)
+    assert cmp.pick_a.kind.style.button_width == ex.source_kind.style.button_width == "100px"
+    assert cmp.family.options == ex.family.options
+    assert dict(cmp.family.options)["fast orthonormal"] == "fast" == FAMILY_LABELS["fast"][:4]
+    assert cmp.family.layout.width == ex.family.layout.width
+    # counts table: one number format, names that cannot squeeze the noise column
+    html = figures.counts_html(ex.controller.counts())
+    assert "text-overflow:ellipsis" in html and html.count("white-space:nowrap") >= 4
+    import re
+    numbers = re.findall(r">(?:± )?(-?\d+\.\d+)</td>", html)
+    assert numbers and all(len(n.split(".")[1]) == 2 for n in numbers)

@@ -331,7 +331,8 @@ def test_hand_built_graph_survives_export_and_reimport(ex, fmt):
     assert other.last_error is None
     assert same_graph(other.controller.graph, built)
     assert same_graph(other.draft.graph, built)
-    assert other.editor.upload.value == ()
+    assert other.editor.upload.description == f"import file: scene.{fmt}"
+    assert len(other.editor.upload.value[0]["content"]) == 0
     assert HOSTILE not in panel_text(other)
 
 
@@ -431,3 +432,69 @@ def test_explorer_detail_matches_the_decoder_on_digits():
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(detail.expected, dec.expected_attributes(name, "path"))
     assert dumps_graph(c.graph)  # the digit graph exports too
+
+
+def browser_trace_deltas(fig) -> None:
+    """Deliver plotly.js's reply to the last trace edit, as a browser view sends it.
+
+    ``_js2py_traceDeltas`` is the synced trait the front end writes after each edit with the
+    computed (full) properties of each trace; plotly then moves every property it names out of
+    the trace's own properties into its defaults, so ``fig.to_dict()`` no longer holds them. Only
+    this helper uses the private trait.
+    """
+    deltas = []
+    for trace in fig.data:
+        full = trace.to_plotly_json()
+        deltas.append({"uid": trace.uid, **{k: full[k] for k in ("marker", "mode", "line")
+                                            if k in full}})
+    fig._js2py_traceDeltas = {"trace_deltas": deltas,
+                              "trace_edit_id": fig._last_trace_edit_id}
+
+
+def test_export_after_edits_equals_the_builders_figures(start_graph):
+    """The exported page holds the full figures of the current state (issue #13)."""
+    from test_explorer_compare import plotly_calls
+
+    ex = Explorer(d=256)  # a digit image first, then a file and two edits through the editor
+    payload = dumps_graph(start_graph, "json")
+    ex.source_kind.value = "graph"
+    upload(ex.upload, "start.json", payload.encode() if isinstance(payload, str) else payload)
+    e = ex.editor
+    e.name.value, e.module.value, e.attributes.value = "rug", "rug", "0.6, 0.8"
+    e.add_object.click()
+    e.object.value, e.parent.value, e.weight.value = "rug", "output", 0.3
+    e.connect.click()
+    assert ex.last_error is None
+    ex.select_object("rug")
+    for fig in (ex.graph_figure, ex.error_figure, ex.detail_figure):
+        browser_trace_deltas(fig)
+    ex.export_button.click()
+    calls = plotly_calls(ex.export_download.content.decode("utf-8"))
+    exported = [data for data, _layout in calls.values()]
+    want = ex.export_figures()
+    for data, key in zip(exported, ("graph", "detail", "error")):
+        built = [t.to_plotly_json() for t in want[key].data]
+        assert len(data) == len(built)
+        for got, expected in zip(data, built):
+            for prop in ("marker", "mode", "visible", "line"):
+                assert (prop in got) == (prop in expected), (key, expected.get("name"), prop)
+                if prop in expected:
+                    assert json.loads(json.dumps(expected[prop], default=list)) == got[prop]
+    graph = exported[0]
+    assert [t["name"] for t in graph][-1] == "selected"
+    assert graph[-1]["marker"]["size"] > 0
+    assert all("marker" in t for t in graph if t.get("mode", "").startswith("markers"))
+
+
+@pytest.mark.parametrize("typed", [1.5, -0.3])
+def test_weight_box_keeps_the_typed_value_and_the_message_names_it(ex, typed):
+    e = ex.editor
+    e.weight.value = typed
+    assert e.weight.value == typed  # no silent clamping to [0, 1]
+    e.object.value, e.parent.value = "lamp", "output"
+    before = ex.controller.graph
+    e.connect.click()
+    assert ex.last_error is not None
+    assert f"got {typed!r}" in str(ex.last_error)
+    assert f"got {typed!r}" in ex.error_area.value
+    assert ex.controller.graph is before

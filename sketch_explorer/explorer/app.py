@@ -53,15 +53,19 @@ from . import figures
 from .controller import (
     DIMENSIONS,
     ESTIMATOR_LABELS,
+    FAMILY_LABELS,
+    SOURCE_BUTTON_WIDTH,
+    SOURCE_KINDS,
     ExplorerController,
     InputSource,
     Settings,
     digit_source,
     file_source,
     graph_source,
+    matrix_count,
     room_source,
 )
-from .download import Download
+from .download import Download, show_loaded_file
 from .edit_app import GraphEditor
 from .editing import GraphDraft
 from .export import page_html
@@ -78,6 +82,7 @@ CSS_CLASSES = {
     "sketch_controls": "se-sketch-controls",
     "erasure": "se-erasure",
     "status": "se-status",
+    "progress": "se-progress",
     "error_area": "se-error",
     "graph_figure": "se-graph",
     "image_figure": "se-image",
@@ -93,13 +98,8 @@ CSS_CLASSES = {
 logger = logging.getLogger(__name__)
 
 _N_DIGIT_IMAGES = 1797  # images in scikit-learn's bundled digits dataset
-_FAMILY_LABELS = {
-    "fast": "fast orthonormal",
-    "haar": "haar (dense, slow to draw)",
-    "gaussian": "gaussian (dense)",
-    "block": "block D(b, q, d)",
-}
-_SOURCE_KINDS = (("digit image", "digit"), ("room scene", "room"), ("graph file", "graph"))
+_FAMILY_LABELS = FAMILY_LABELS
+_SOURCE_KINDS = SOURCE_KINDS
 
 
 class Explorer(ErrorReporting):
@@ -136,8 +136,12 @@ class Explorer(ErrorReporting):
         Input controls.
     dimension, family, seed, estimator, erasure : ipywidgets
         Sketch controls; set ``.value`` to drive the explorer.
+    erasure_halve, erasure_double, erasure_all : ipywidgets.Button
+        Halve or double the kept prefix d′, or keep all d (the slider moves by one).
     graph_figure, image_figure, detail_figure, error_figure : plotly FigureWidget
     detail_text, counts_table, status, error_area : ipywidgets.HTML
+    progress : ipywidgets.IntProgress
+        Matrices drawn so far, shown while a sketch is computed (Haar draws take seconds).
     editor : GraphEditor
         The graph editor's controls, downloads and import (in :attr:`editor_accordion`).
     tabs : ipywidgets.Tab
@@ -233,7 +237,7 @@ class Explorer(ErrorReporting):
             options=_SOURCE_KINDS,
             value=source.kind,
             description="input",
-            style={"button_width": "100px"},
+            style={"button_width": SOURCE_BUTTON_WIDTH},
         )
         digit_index = source.key[2] if source.kind == "digit" else 0
         self.digit_index = widgets.BoundedIntText(
@@ -301,6 +305,22 @@ class Explorer(ErrorReporting):
             layout=widgets.Layout(width="640px"),
         )
 
+        # the slider moves one coordinate per key press; these move d' by factors of two
+        small = widgets.Layout(width="auto")
+        self.erasure_halve = widgets.Button(description="½ d′", layout=small,
+                                            tooltip="halve the kept prefix d′")
+        self.erasure_double = widgets.Button(description="2× d′", layout=small,
+                                             tooltip="double the kept prefix d′ (at most d)")
+        self.erasure_all = widgets.Button(description="all d", layout=small,
+                                          tooltip="keep all d coordinates")
+
+        # matrices drawn so far while a sketch is computed (shown only then)
+        self.progress = widgets.IntProgress(
+            value=0, min=0, max=1, description="matrices", bar_style="info",
+            style={"description_width": "110px"},
+            layout=widgets.Layout(width="420px", display="none"),
+        )
+
         # text panels
         self.status = widgets.HTML()
         self.error_area = widgets.HTML(layout=widgets.Layout(display="none"))
@@ -343,6 +363,10 @@ class Explorer(ErrorReporting):
             empty_text="(press export to make the file)",
         )
 
+        # figure rows wrap when the output area is narrower than they are (the image then
+        # goes under the graph instead of being clipped); buttons and links keep a gap
+        wrap = widgets.Layout(flex_flow="row wrap")
+        spaced = widgets.Layout(align_items="center")
         self.input_controls = widgets.HBox(
             [self.source_kind, self._digit_box, self._room_box, self._graph_box]
         )
@@ -353,14 +377,16 @@ class Explorer(ErrorReporting):
             [
                 self.input_controls,
                 self.sketch_controls,
-                self.erasure,
+                widgets.HBox([self.erasure, self.erasure_halve, self.erasure_double,
+                              self.erasure_all]),
                 self.status,
+                self.progress,
                 self.error_area,
-                widgets.HBox([self.graph_figure, self._image_box]),
-                widgets.HBox([self.detail_text, self.detail_figure]),
-                widgets.HBox([self.error_figure, self.counts_table]),
+                widgets.HBox([self.graph_figure, self._image_box], layout=wrap),
+                widgets.HBox([self.detail_text, self.detail_figure], layout=wrap),
+                widgets.HBox([self.error_figure, self.counts_table], layout=wrap),
                 self.editor_accordion,
-                widgets.HBox([self.export_button, self.export_download]),
+                widgets.HBox([self.export_button, self.export_download], layout=spaced),
             ]
         )
         self.compare_panel = widgets.VBox(
@@ -385,6 +411,12 @@ class Explorer(ErrorReporting):
             getattr(self, name).observe(self._on_setting, names="value")
         self.tabs.observe(self._on_tab, names="selected_index")
         self.export_button.on_click(self._on_export)
+        for button, target in (
+            (self.erasure_halve, lambda p, d: max(1, p // 2)),
+            (self.erasure_double, lambda p, d: min(d, 2 * p)),
+            (self.erasure_all, lambda p, d: d),
+        ):
+            button.on_click(lambda _b, target=target: self._on_erasure_step(target))
 
     def _register_clicks(self, fig: go.FigureWidget) -> None:
         for trace in fig.data:
@@ -543,12 +575,13 @@ class Explorer(ErrorReporting):
             The HTML document.
         """
         c = self.controller
+        figs = self.export_figures()
         blocks = [
             ("html", self.status.value),
-            ("row", [("figure", self.graph_figure)]
-             + ([("figure", self.image_figure)] if c.source.image is not None else [])),
-            ("row", [("html", self.detail_text.value), ("figure", self.detail_figure)]),
-            ("row", [("figure", self.error_figure), ("html", self.counts_table.value)]),
+            ("row", [("figure", figs["graph"])]
+             + ([("figure", figs["image"])] if c.source.image is not None else [])),
+            ("row", [("html", self.detail_text.value), ("figure", figs["detail"])]),
+            ("row", [("figure", figs["error"]), ("html", self.counts_table.value)]),
             ("html", self.editor.status.value),
         ]
         if self._comparison is not None:
@@ -559,6 +592,30 @@ class Explorer(ErrorReporting):
         if path is not None:
             Path(path).write_text(html, encoding="utf-8")
         return html
+
+    def export_figures(self) -> dict[str, go.Figure]:
+        """The figures of the current state, built afresh by the pure builders.
+
+        What :meth:`export_html` writes: the complete figures for the controller's state, not
+        the FigureWidgets, whose Python-side state is kept up to date by partial updates
+        (:mod:`.sync`) and messages from the browser and so is no safe source of a full copy.
+
+        Returns
+        -------
+        dict
+            ``"graph"``, ``"image"``, ``"detail"`` and ``"error"`` figures.
+        """
+        parts = self._parts("source")
+        bases = {
+            "graph": figures.GRAPH_LAYOUT,
+            "image": figures.IMAGE_LAYOUT,
+            "detail": figures.DETAIL_LAYOUT,
+            "error": figures.ERROR_LAYOUT,
+        }
+        return {
+            key: go.Figure(data=parts[key][0], layout={**base, **parts[key][1]})
+            for key, base in bases.items()
+        }
 
     @property
     def comparison_built(self) -> bool:
@@ -623,6 +680,16 @@ class Explorer(ErrorReporting):
                 html, note=f"{len(html) / 2**20:.1f} MB, self-contained (plotly.js inside)"
             )
 
+    def _on_erasure_step(self, target) -> None:
+        c = self.controller
+        with self._reporting("changing the kept prefix d′"):
+            self.update(erasure_prefix=target(c.erasure_prefix, c.d))
+
+    def _on_draw(self, drawn: int, total: int) -> None:
+        """Progress of a sketch: one more matrix drawn (the bar is visible meanwhile)."""
+        self.progress.value = min(drawn, total)
+        self.progress.description = f"{min(drawn, total)}/{total} matrices"
+
     @contextmanager
     def _quietly(self):
         """Set widget values without their callbacks acting on them."""
@@ -675,12 +742,18 @@ class Explorer(ErrorReporting):
             return
         upload = change["new"][-1]
         name = upload.get("name", "uploaded file")
+        if not len(upload.get("content", b"")):  # the record of a file already loaded
+            return
+        loaded = None
         try:
             with self._reporting(f"loading {name}"):
                 self.load_file(name, bytes(upload["content"]))
+                loaded = upload
         finally:
-            with self._quietly():  # so the same file can be uploaded again
-                self.upload.value = ()
+            with self._quietly():  # the button names the file; the same file can come again
+                show_loaded_file(self.upload, loaded, "graph file")
+                with self.editor.quietly():
+                    show_loaded_file(self.editor.upload, None, "import file")
 
     def _on_setting(self, change) -> None:
         if self._quiet:
@@ -774,7 +847,7 @@ class Explorer(ErrorReporting):
         parts: dict = {
             "selection": positions[detail.name],
             "detail": figures.detail_parts(detail, is_digit),
-            "detail_text": figures.detail_html(detail, probabilities),
+            "detail_text": figures.detail_html(detail, probabilities, c.settings.family),
         }
         if scope == "source":
             traces = figures.graph_traces(source.graph, positions)
@@ -786,7 +859,7 @@ class Explorer(ErrorReporting):
             parts["image"] = figures.image_parts(source.image, patch, title)
         if scope in ("source", "analysis"):
             parts["error"] = figures.error_parts(
-                c.object_table(), c.settings.estimator, c.d, c.erasure_prefix
+                c.object_table(), c.settings.estimator, c.d, c.erasure_prefix, c.settings.family
             )
             parts["counts"] = figures.counts_html(c.counts())
             parts["status"] = self._status_lines()
@@ -832,12 +905,22 @@ class Explorer(ErrorReporting):
 
         ``detail`` is the selected object's :class:`ObjectDetail` when the caller has it.
         """
-        if not self.controller.is_sketched:  # say what the wait is for before it starts
-            note = self.controller.draw_time_note()
+        c = self.controller
+        if not c.is_sketched:  # say what the wait is for before it starts, then count draws
+            note = c.draw_time_note()
             self.status.value = figures.status_html(
-                [f"sketching at d = {self.controller.d} …"], [note] if note else []
+                [f"sketching at d = {c.d} …"], [note] if note else []
             )
-        parts = self._parts(scope, detail)
+            total = matrix_count(c.graph)
+            self.progress.max, self.progress.value = total, 0
+            self.progress.description = f"0/{total} matrices"
+            self.progress.layout.display = None
+            c.on_draw = self._on_draw
+        try:
+            parts = self._parts(scope, detail)
+        finally:
+            c.on_draw = None
+            self.progress.layout.display = "none"
         changed = [self.detail_figure]
         if scope != "analysis":  # settings leave the graph and the selection as they are
             changed.append(self.graph_figure)

@@ -28,6 +28,9 @@ from . import compare_figures, figures
 from .comparing import CompareSettings, ComparisonController
 from .controller import (
     DIMENSIONS,
+    FAMILY_LABELS,
+    SOURCE_BUTTON_WIDTH,
+    SOURCE_KINDS,
     InputSource,
     digit_source,
     file_source,
@@ -36,14 +39,21 @@ from .controller import (
 )
 from .download import Download
 from .export import page_html
-from .sync import ErrorReporting, make_figure, publish_state, replace_traces, update_trace
+from .sync import (
+    ErrorReporting,
+    make_figure,
+    publish_state,
+    replace_traces,
+    sent_figure,
+    update_trace,
+)
 
 __all__ = ["Comparison"]
 
 logger = logging.getLogger(__name__)
 
 _N_DIGIT_IMAGES = 1797
-_KINDS = (("digit image", "digit"), ("room scene", "room"), ("graph file", "graph"))
+_KINDS = SOURCE_KINDS
 
 
 def _as_source(value, label: str) -> InputSource:
@@ -66,7 +76,7 @@ class _SidePicker:
     def __init__(self, side: str, source: InputSource) -> None:
         self.side = side
         self.kind = widgets.ToggleButtons(options=_KINDS, value=source.kind,
-                                          style={"button_width": "90px"})
+                                          style={"button_width": SOURCE_BUTTON_WIDTH})
         self.digit = widgets.BoundedIntText(
             value=source.key[2] if source.kind == "digit" else 0, min=0,
             max=_N_DIGIT_IMAGES - 1, description="image", layout=widgets.Layout(width="160px"))
@@ -184,9 +194,9 @@ class Comparison(ErrorReporting):
         self.pick_b = _SidePicker("b", c.source_b)
         self.dimension = widgets.Dropdown(options=sorted(set(DIMENSIONS) | {s.d}), value=s.d,
                                           description="d", layout=widgets.Layout(width="150px"))
-        self.family = widgets.Dropdown(options=list(FAMILIES), value=s.family,
-                                       description="matrices",
-                                       layout=widgets.Layout(width="200px"))
+        self.family = widgets.Dropdown(options=[(FAMILY_LABELS[f], f) for f in FAMILIES],
+                                       value=s.family, description="matrices",
+                                       layout=widgets.Layout(width="290px"))
         self.seed = widgets.BoundedIntText(value=s.seed, min=0, max=2**31 - 1,
                                            description="seed",
                                            layout=widgets.Layout(width="160px"))
@@ -238,12 +248,15 @@ class Comparison(ErrorReporting):
             widgets.HBox([self.dimension, self.family, self.seed, *explorer_buttons]),
             self.status,
             self.error_area,
-            widgets.HBox([self.graph_a_figure, self.graph_b_figure]),
-            widgets.HBox([self.similarity_panel, self.modules_panel]),
+            widgets.HBox([self.graph_a_figure, self.graph_b_figure],
+                         layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.HBox([self.similarity_panel, self.modules_panel],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox([self.up_button, self.top_button]),
             self.drill_figure,
             self.drill_text,
-            widgets.HBox([self.export_button, self.export_download]),
+            widgets.HBox([self.export_button, self.export_download],
+                         layout=widgets.Layout(align_items="center")),
         ])
         self.widget.add_class("se-compare")
 
@@ -344,10 +357,11 @@ class Comparison(ErrorReporting):
         """The panel's figures and texts as :func:`~.export.page_html` blocks."""
         return [
             ("html", self.status.value),
-            ("row", [("figure", self.graph_a_figure), ("figure", self.graph_b_figure)]),
+            ("row", [("figure", sent_figure(self.graph_a_figure)),
+                     ("figure", sent_figure(self.graph_b_figure))]),
             ("row", [("html", self.similarity_panel.value),
                      ("html", self.modules_panel.value)]),
-            ("figure", self.drill_figure),
+            ("figure", sent_figure(self.drill_figure)),
             ("html", self.drill_text.value),
         ]
 

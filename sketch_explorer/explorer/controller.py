@@ -23,8 +23,9 @@ Counters in :attr:`ExplorerController.stats` say how often each stage really ran
 
 What is not checked: that a graph given by the caller is the one a network produced; the
 explorer decodes whatever graph it is given. Dense families (``haar``, ``gaussian``) are capped
-at d = 1024 here and ``block`` at d = 2048: the digits graph needs about 60 matrices, which at
-d = 2048 exceed the matrix bank's cache and would be drawn again and again.
+at d = 1024 here and ``block`` at d ≤ 2048 (d = 2016, the largest multiple of its block size
+below that): the digits graph needs about 60 matrices, which at larger d exceed the matrix
+bank's cache and would be drawn again and again.
 """
 
 from __future__ import annotations
@@ -83,6 +84,18 @@ DIMENSION_LIMITS: dict[str, int | None] = {
     "block": 2048,
     "fast": None,
 }
+
+#: Labels of the matrix families in the explorer's and the comparison's dropdowns.
+FAMILY_LABELS = {
+    "fast": "fast orthonormal",
+    "haar": "haar (dense, slow to draw)",
+    "gaussian": "gaussian (dense)",
+    "block": "block D(b, q, d)",
+}
+
+#: The input kinds' toggle buttons (label, kind), shared by both tabs, and their width.
+SOURCE_KINDS = (("digit image", "digit"), ("room scene", "room"), ("graph file", "graph"))
+SOURCE_BUTTON_WIDTH = "100px"
 
 #: Plain-words names of the attribute estimators of :data:`sketch_explorer.decoder.ESTIMATORS`.
 ESTIMATOR_LABELS = {
@@ -353,21 +366,36 @@ def resolve_dimension(d: int, family: str) -> DimensionChoice:
     notes = []
     used = int(d)
     limit = DIMENSION_LIMITS.get(family)
-    if limit is not None and used > limit:
-        notes.append(
-            f"the {family} family is limited to d ≤ {limit} in the explorer (its matrices are "
-            f"stored densely or drawn slowly); using d = {limit}"
-        )
+    capped = limit is not None and used > limit
+    lowered = False  # the block family's nearest valid d lay above the limit
+    if capped:
         used = limit
     b = None
     if family == "block":
         nearest, b = nearest_block_dimension(used)
-        if nearest != used:
-            notes.append(
-                f"the block family needs d to be a multiple of its block size b = {b}; "
-                f"using d = {nearest}, the nearest such d"
-            )
+        cand = used
+        while limit is not None and nearest > limit:  # the nearest valid d may be above it
+            cand -= 1
+            nearest, b = nearest_block_dimension(cand)
+            if not capped:
+                lowered = True
         used = nearest
+    if capped:
+        why = f"the {family} family is limited to d ≤ {limit} in the explorer (its matrices are "
+        why += "stored densely or drawn slowly)"
+        if family == "block":
+            why += (f" and needs d to be a multiple of its block size b = {b}; using d = {used},"
+                    f" the largest such d ≤ {limit}")
+        else:
+            why += f"; using d = {used}"
+        notes.append(why)
+    elif family == "block" and used != int(d):
+        nearest = f"the nearest such d ≤ {limit}, the explorer's limit" if lowered \
+            else "the nearest such d"
+        notes.append(
+            f"the block family needs d to be a multiple of its block size b = {b}; "
+            f"using d = {used}, {nearest}"
+        )
     return DimensionChoice(int(d), used, b, tuple(notes))
 
 
@@ -379,6 +407,18 @@ def matrix_count(graph: CommunicationGraph) -> int:
     """
     arity = max(len(graph.inputs(n)) for n in (graph.output, *graph.objects))
     return 3 * len(graph.modules) + max(2, arity)
+
+
+class _ReportingBank(MatrixBank):
+    """A matrix bank that calls ``on_draw()`` after each matrix it draws (for progress)."""
+
+    on_draw = None
+
+    def _draw(self, role: tuple):
+        R = super()._draw(role)
+        if self.on_draw is not None:
+            self.on_draw()
+        return R
 
 
 # ---------------------------------------------------------------------------- one object
@@ -528,6 +568,7 @@ class ExplorerController:
         max_prefixes: int = 16,
         max_undo: int = 50,
     ) -> None:
+        self.on_draw = None  # called as on_draw(drawn, total) per matrix a sketch draws
         self._max_sketches = int(max_sketches)
         self._max_banks = int(max_banks)
         self._max_prefixes = int(max_prefixes)
@@ -769,7 +810,7 @@ class ExplorerController:
             self._banks.move_to_end(key)
             return self._banks[key]
         d, family, seed = key
-        bank = MatrixBank(d, family, seed)
+        bank = _ReportingBank(d, family, seed)
         self._banks[key] = bank
         while len(self._banks) > self._max_banks:
             self._banks.popitem(last=False)
@@ -788,7 +829,15 @@ class ExplorerController:
             self._sketches.move_to_end(key)
             return self._sketches[key]
         start = time.perf_counter()
-        rs = sketch_graph(self.graph, self.bank)
+        bank = self.bank
+        if self.on_draw is not None:  # report each matrix drawn while this sketch runs
+            total = matrix_count(self.graph)
+            first = bank.draws
+            bank.on_draw = lambda: self.on_draw(bank.draws - first, total)
+        try:
+            rs = sketch_graph(self.graph, bank)
+        finally:
+            bank.on_draw = None
         seconds = time.perf_counter() - start
         self.stats["sketches"] += 1
         logger.info(

@@ -23,7 +23,6 @@ _ESM = r"""
 function render({ model, el }) {
   const link = document.createElement("a");
   link.className = "se-download-link";
-  link.style.marginRight = "8px";
   const note = document.createElement("span");
   note.className = "se-download-note";
   note.style.color = "#555";
@@ -50,7 +49,11 @@ function render({ model, el }) {
     model.on("change:" + name, refresh);
   }
   refresh();
-  el.style.marginRight = "16px";
+  // a gap to the button or link before it, between link and note, and to what follows
+  el.style.display = "inline-flex";
+  el.style.alignItems = "center";
+  el.style.gap = "8px";
+  el.style.margin = "0 16px 0 12px";
   el.appendChild(link);
   el.appendChild(note);
   return () => { if (url) URL.revokeObjectURL(url); };
@@ -94,6 +97,11 @@ class Download(anywidget.AnyWidget):
     note = traitlets.Unicode("").tag(sync=True)
     empty_text = traitlets.Unicode("nothing to download yet").tag(sync=True)
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not self.layout.margin:  # apart from the button or link before it
+            self.layout.margin = "0 16px 0 12px"
+
     def offer(
         self,
         content: bytes,
@@ -120,3 +128,27 @@ class Download(anywidget.AnyWidget):
                 self.empty_text = str(empty_text)
             self.note = ""
             self.content = b""
+
+
+def show_loaded_file(upload, item: dict | None, default: str) -> None:
+    """After an upload was handled: make ``upload``'s button say what is loaded.
+
+    A FileUpload's button reads ``"<description> (<number of files held>)"``. After a
+    successful load (``item`` the uploaded file) it keeps a record of that file without its
+    bytes and names it, so the button reads ``"graph file: scene.json (1)"``; uploading the same
+    file again still changes the value (the bytes differ from the empty record) and reloads it.
+    After a failed load (``item`` None) the button goes back to ``default`` holding nothing.
+    Call it with the upload's callbacks silenced.
+    """
+    if item is None:
+        upload.value = ()
+        upload.description = default
+        upload.tooltip = ""
+        return
+    name = str(item.get("name", "uploaded file"))
+    short = name if len(name) <= 28 else name[:12] + "…" + name[-12:]
+    record = dict(item)
+    record["content"] = memoryview(b"")
+    upload.value = (record,)
+    upload.description = f"{default}: {short}"
+    upload.tooltip = f"{name} is loaded; click to load another file"

@@ -11,13 +11,14 @@ panel escapes them.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
 from ..io import dumps_graph
 from . import compare_figures
-from .download import Download
+from .download import Download, show_loaded_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Explorer
@@ -56,7 +57,7 @@ class GraphEditor:
     name, module, attributes : ipywidgets.Text / Combobox
         New name (add, rename), module (add object; add, rename, remove module), attribute
         vector as numbers separated by commas or spaces.
-    weight : ipywidgets.BoundedFloatText
+    weight : ipywidgets.FloatText
         Weight of a connection, in (0, 1].
     status : ipywidgets.HTML
         The draft's state, the last edit in words, and the selected node's inputs.
@@ -85,8 +86,9 @@ class GraphEditor:
                                        placeholder="0.6, 0.8",
                                        layout=widgets.Layout(width="300px"))
         self.attributes.add_class("se-edit-attributes")
-        self.weight = widgets.BoundedFloatText(value=0.5, min=0.0, max=1.0, step=0.05,
-                                               description="weight w", layout=text)
+        # unbounded, so a typed 1.5 reaches the draft's check and its message names 1.5
+        self.weight = widgets.FloatText(value=0.5, step=0.05, description="weight w",
+                                        layout=text)
         self.weight.add_class("se-edit-weight")
 
         self.add_object = _button("add object", "se-edit-add-object",
@@ -142,7 +144,8 @@ class GraphEditor:
                 rule,
                 self.status,
                 widgets.HBox([label("<b>export the shown graph:</b>"), self.download_json,
-                              self.download_graphml]),
+                              self.download_graphml],
+                             layout=widgets.Layout(align_items="center")),
                 widgets.HBox([label("<b>import:</b>"), self.upload,
                               label("<span style='color:#555'>node-link .json or .graphml "
                                     "(sketch_explorer.io)</span>")]),
@@ -203,15 +206,27 @@ class GraphEditor:
             return
         item = change["new"][-1]
         name = item.get("name", "uploaded file")
+        if not len(item.get("content", b"")):  # the record of a file already loaded
+            return
+        loaded = None
         try:
             with self._explorer._reporting(f"loading {name}"):
                 self._explorer.load_file(name, bytes(item["content"]))
+                loaded = item
         finally:
-            self._quiet += 1
-            try:
-                self.upload.value = ()
-            finally:
-                self._quiet -= 1
+            with self.quietly():  # the button names the file; the same file can come again
+                show_loaded_file(self.upload, loaded, "import file")
+            with self._explorer._quietly():
+                show_loaded_file(self._explorer.upload, None, "graph file")
+
+    @contextmanager
+    def quietly(self):
+        """Set the editor's widget values without their callbacks acting on them."""
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
 
     # ------------------------------------------------------------------ views
     def refresh(self) -> None:

@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from ..graph import CommunicationGraph
+from .comparing import ORTHONORMAL_FAMILIES
 from .controller import ESTIMATOR_LABELS, InputSource, ObjectDetail
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ERROR_LAYOUT",
     "GRAPH_LAYOUT",
     "IMAGE_LAYOUT",
+    "NOT_ORTHONORMAL_NOTE",
     "counts_html",
     "detail_html",
     "detail_parts",
@@ -368,7 +370,16 @@ def _fmt_paths(paths: Sequence[tuple[tuple[int, ...], float]], limit: int = 4) -
     return shown + more
 
 
-def detail_html(detail: ObjectDetail, probabilities: tuple | None = None) -> str:
+#: Said wherever a predicted noise is shown for a family that is not orthonormal.
+NOT_ORTHONORMAL_NOTE = (
+    "the predicted line assumes orthonormal matrices (haar, fast); block/gaussian matrices are "
+    "noisier, so measured errors sit above it"
+)
+
+
+def detail_html(
+    detail: ObjectDetail, probabilities: tuple | None = None, family: str | None = None
+) -> str:
     """Text of the detail panel: module, depth, weight, path and errors, names escaped.
 
     Parameters
@@ -377,6 +388,9 @@ def detail_html(detail: ObjectDetail, probabilities: tuple | None = None) -> str
     probabilities : (true_p, recovered_p) or None
         Class probabilities of a digit object; recovered may be None when the estimate has no
         positive entry.
+    family : str, optional
+        The matrix family; a family that is not orthonormal gets
+        :data:`NOT_ORTHONORMAL_NOTE` under the predicted noise.
     """
     est = detail.estimate
     h = detail.depth
@@ -397,6 +411,9 @@ def detail_html(detail: ObjectDetail, probabilities: tuple | None = None) -> str
         ("ℓ∞ error against the estimator's target", f"{detail.linf_noise:.4g}"),
         ("predicted ℓ∞ noise", f"{est.predicted_linf:.4g}"),
     ]
+    if family is not None and family not in ORTHONORMAL_FAMILIES:
+        rows.append(("⚠ prediction", f"<span style='color:#b00020'>{NOT_ORTHONORMAL_NOTE}"
+                                     "</span>"))
     if probabilities is not None:
         p_true, p_hat = probabilities
         c = int(np.argmax(p_true))
@@ -418,7 +435,9 @@ def detail_html(detail: ObjectDetail, probabilities: tuple | None = None) -> str
 
 
 # ---------------------------------------------------------------------------- all objects
-def error_parts(table: pd.DataFrame, estimator: str, d_used: int, prefix: int) -> tuple:
+def error_parts(
+    table: pd.DataFrame, estimator: str, d_used: int, prefix: int, family: str | None = None
+) -> tuple:
     """Log-log plot of recovery error against effective weight, with the predicted lines.
 
     Parameters
@@ -429,6 +448,9 @@ def error_parts(table: pd.DataFrame, estimator: str, d_used: int, prefix: int) -
     estimator : str
     d_used, prefix : int
         For the title.
+    family : str, optional
+        The matrix family; one that is not orthonormal gets :data:`NOT_ORTHONORMAL_NOTE` in
+        the subtitle and in the predicted lines' legend entries.
 
     Returns
     -------
@@ -441,6 +463,8 @@ def error_parts(table: pd.DataFrame, estimator: str, d_used: int, prefix: int) -
         the error against the estimator's target (open circles), what the line predicts.
     """
     traces = []
+    noisier = family is not None and family not in ORTHONORMAL_FAMILIES
+    caveat = " (assumes orthonormal matrices)" if noisier else ""
     w_all = table["effective_weight"].to_numpy(dtype=float)
     lo, hi = float(w_all.min()) / 1.5, min(1.0, float(w_all.max()) * 1.5)
     for k, (h, rows) in enumerate(table.groupby("depth", sort=True)):
@@ -470,7 +494,7 @@ def error_parts(table: pd.DataFrame, estimator: str, d_used: int, prefix: int) -
                 x=[lo, hi],
                 y=[K / lo, K / hi],
                 mode="lines",
-                name=f"depth {h}: predicted ∝ 1/(c({h}) w)",
+                name=f"depth {h}: predicted ∝ 1/(c({h}) w)" + caveat,
                 line=dict(color=colour, dash="dash"),
                 hoverinfo="name",
             )
@@ -485,13 +509,20 @@ def error_parts(table: pd.DataFrame, estimator: str, d_used: int, prefix: int) -
             hoverinfo="skip",
         )
     )
-    kept = "all" if prefix == d_used else f"first {prefix}"
+    if prefix == d_used:
+        kept = "all coordinates kept"
+    elif prefix == 1:
+        kept = "first coordinate kept"
+    else:
+        kept = f"first {prefix} coordinates kept"
+    warning = f"<br><sup style='color:#b00020'>⚠ {NOT_ORTHONORMAL_NOTE}</sup>" if noisier else ""
     layout = dict(
         title=dict(
             text=f"Recovery error, {escape(ESTIMATOR_LABELS[estimator])}<br><sup>d = {d_used}, "
-            f"{kept} coordinates kept</sup>",
+            f"{kept}</sup>{warning}",
             font=dict(size=13),
-        )
+        ),
+        margin=dict(l=60, r=10, t=80 if noisier else 50, b=50),  # room for the warning
     )
     return traces, layout
 
@@ -502,11 +533,16 @@ def counts_html(counts: pd.DataFrame) -> str:
         "<tr><th style='text-align:left'>module</th><th>depth</th><th>true</th>"
         "<th>estimated</th><th>± noise</th></tr>"
     )
+    # long module names are cut with an ellipsis (full name on hover), so they never squeeze
+    # the number columns; both estimates use one format
+    name = ("max-width:150px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap")
+    number = "text-align:right;white-space:nowrap"
     body = "".join(
-        f"<tr><td>{escape(r.module)}</td><td style='text-align:right'>{r.depth}</td>"
-        f"<td style='text-align:right'>{r.true_count}</td>"
-        f"<td style='text-align:right'>{r.estimated_count:.2f}</td>"
-        f"<td style='text-align:right;color:#777'>{r.error_scale:.2g}</td></tr>"
+        f"<tr><td style='{name}' title='{escape(r.module)}'>{escape(r.module)}</td>"
+        f"<td style='{number}'>{r.depth}</td>"
+        f"<td style='{number}'>{r.true_count}</td>"
+        f"<td style='{number}'>{r.estimated_count:.2f}</td>"
+        f"<td style='{number};color:#777'>± {r.error_scale:.2f}</td></tr>"
         for r in counts.itertuples()
     )
     return (
@@ -514,7 +550,8 @@ def counts_html(counts: pd.DataFrame) -> str:
         "⟨R<sub>M,2</sub> e<sub>1</sub>, s⟩ / (c(h) w̄), w̄ the mean effective weight of "
         "the "
         "module's objects</span>"
-        f"<table style='font-size:13px;border-spacing:8px 2px'>{head}{body}</table>"
+        f"<table style='font-size:13px;border-spacing:8px 2px;table-layout:auto'>{head}{body}"
+        "</table>"
     )
 
 

@@ -22,7 +22,14 @@ import plotly.graph_objects as go
 
 from . import figures
 
-__all__ = ["ErrorReporting", "make_figure", "publish_state", "replace_traces", "update_trace"]
+__all__ = [
+    "ErrorReporting",
+    "make_figure",
+    "publish_state",
+    "replace_traces",
+    "sent_figure",
+    "update_trace",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +56,23 @@ def make_figure(traces: list, base_layout: dict, layout: dict) -> go.FigureWidge
     """A FigureWidget built with ``traces`` and ``{**base_layout, **layout}``."""
     fig = go.FigureWidget(data=traces, layout={**base_layout, **layout})
     fig._se_sent = ([t.to_plotly_json() for t in traces], dict(layout))
+    fig._se_base = dict(base_layout)
     return fig
+
+
+def sent_figure(fig: go.FigureWidget) -> go.Figure:
+    """A complete static copy of what was last sent to ``fig`` (for export).
+
+    Not ``fig.to_dict()``: once a browser view replies to an edit (plotly's trace and layout
+    deltas), plotly moves every property that view computed out of the figure's own
+    properties, so ``to_dict()`` loses markers, modes and lines. The record kept by
+    :func:`make_figure`, :func:`replace_traces` and :func:`update_trace` holds them all.
+    """
+    sent = getattr(fig, "_se_sent", None)
+    if sent is None:
+        return go.Figure(fig.to_dict())
+    return go.Figure(data=[dict(t) for t in sent[0]],
+                     layout={**getattr(fig, "_se_base", {}), **sent[1]})
 
 
 def replace_traces(fig: go.FigureWidget, traces: list, layout: dict) -> bool:
@@ -72,9 +95,16 @@ def replace_traces(fig: go.FigureWidget, traces: list, layout: dict) -> bool:
             }
             if changed:
                 trace.update(changed, overwrite=True)
+                for k, v in changed.items():  # update skips empty arrays; assign them
+                    if isinstance(v, (list, tuple)) and not v:
+                        trace[k] = v
     previous = sent[1] if sent is not None else None
     if previous is None or not all(_same(previous.get(k), v) for k, v in layout.items()):
         fig.layout.update(layout)
+        # plotly's update skips empty arrays, so emptying e.g. ``shapes`` needs an assignment
+        for k, v in layout.items():
+            if isinstance(v, (list, tuple)) and not v:
+                fig.layout[k] = v
     fig._se_sent = (new, dict(layout))
     return replaced
 
@@ -86,11 +116,16 @@ def update_trace(fig: go.FigureWidget, index: int, **props) -> None:
     :func:`replace_traces`; otherwise the record of what was sent would go stale and a later
     update could skip a property that differs.
     """
-    fig.data[index].update(props)
+    trace = fig.data[index]
+    trace.update(props)
     sent = getattr(fig, "_se_sent", None)
     if sent is not None:
+        # inside ``batch_update`` the trace shows the change only when the batch ends, so the
+        # record takes the validated values from a fresh trace of the same type
+        changed = type(trace)(props).to_plotly_json()
+        changed.pop("uid", None)
         record = dict(sent[0][index])
-        record.update(fig.data[index].to_plotly_json())
+        record.update(changed)
         sent[0][index] = record
 
 
