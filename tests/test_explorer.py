@@ -9,13 +9,13 @@ trace data, panels from their HTML.
 from __future__ import annotations
 
 import ast
-import datetime
 import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from widget_helpers import click_point, upload_file
 
 from sketch_explorer import CommunicationGraph, GraphFileError, GraphValidationError
 from sketch_explorer.decoder import GraphDecoder
@@ -37,37 +37,9 @@ ODD_NAMES = (HOSTILE, "layer:1 node", "ünïcødé ✓ 猫")
 
 
 # ---------------------------------------------------------------------------- helpers
-def click_point(fig, trace_index: int, point_index: int) -> None:
-    """Deliver a click on one point the way the browser does (plotly's js->py message).
-
-    ``_js2py_pointsCallback`` is the synced trait the front end writes on a click; plotly
-    then calls every trace's ``on_click`` handlers. It is private, so only this helper uses it.
-    """
-    trace = fig.data[trace_index]
-    fig._js2py_pointsCallback = {
-        "event_type": "plotly_click",
-        "points": {
-            "trace_indexes": [trace_index],
-            "point_indexes": [point_index],
-            "xs": [trace.x[point_index]],
-            "ys": [trace.y[point_index]],
-        },
-        "device_state": None,
-        "selector": None,
-    }
-
-
 def upload(explorer: Explorer, name: str, content: bytes) -> None:
-    """Put a file into the FileUpload widget as the browser would."""
-    explorer.upload.value = (
-        {
-            "name": name,
-            "type": "application/octet-stream",
-            "size": len(content),
-            "content": memoryview(content),
-            "last_modified": datetime.datetime(2026, 1, 1),
-        },
-    )
+    """Put a file into the explorer's FileUpload widget as the browser would."""
+    upload_file(explorer.upload, name, content)
 
 
 def node_trace(fig, name):

@@ -9,13 +9,13 @@ private-API helper), as in ``test_explorer.py``.
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import re
 import warnings
 
 import numpy as np
 import pytest
+from widget_helpers import click_point, upload_file as upload
 
 from sketch_explorer import CommunicationGraph, GraphFileError, MatrixBank
 from sketch_explorer.compare import SketchComparison
@@ -36,39 +36,11 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 # ---------------------------------------------------------------------------- helpers
-def click_point(fig, trace_index: int, point_index: int) -> None:
-    """Deliver a click on one point as the browser does (plotly's js->py message)."""
-    trace = fig.data[trace_index]
-    fig._js2py_pointsCallback = {
-        "event_type": "plotly_click",
-        "points": {
-            "trace_indexes": [trace_index],
-            "point_indexes": [point_index],
-            "xs": [trace.x[point_index]],
-            "ys": [trace.y[point_index]],
-        },
-        "device_state": None,
-        "selector": None,
-    }
-
-
 def click_cell(cmp: Comparison, i: int, j: int) -> None:
     """Click cell (i, j) of the estimated heatmap."""
     index = next(k for k, t in enumerate(cmp.drill_figure.data) if t.name == CELL_TRACE)
     cells = [tuple(c) for c in cmp.drill_figure.data[index].customdata]
     click_point(cmp.drill_figure, index, cells.index((i, j)))
-
-
-def upload(widget, name: str, content: bytes) -> None:
-    widget.value = (
-        {
-            "name": name,
-            "type": "application/octet-stream",
-            "size": len(content),
-            "content": memoryview(content),
-            "last_modified": datetime.datetime(2026, 1, 1),
-        },
-    )
 
 
 def heatmaps(cmp: Comparison):

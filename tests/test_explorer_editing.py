@@ -7,7 +7,6 @@ status panel and the error area, downloads from the Download widgets' bytes.
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
 import warnings
@@ -15,6 +14,7 @@ import warnings
 import networkx as nx
 import numpy as np
 import pytest
+from widget_helpers import upload_file as upload
 
 from sketch_explorer import CommunicationGraph, GraphFileError, GraphValidationError
 from sketch_explorer.explorer import (
@@ -39,19 +39,6 @@ WEIRD = (HOSTILE, "layer:1 node", "ünïcødé ✓ 猫", "a & b \"quoted\"")
 
 
 # ---------------------------------------------------------------------------- helpers
-def upload(widget, name: str, content: bytes) -> None:
-    """Put a file into a FileUpload widget as the browser would."""
-    widget.value = (
-        {
-            "name": name,
-            "type": "application/octet-stream",
-            "size": len(content),
-            "content": memoryview(content),
-            "last_modified": datetime.datetime(2026, 1, 1),
-        },
-    )
-
-
 def same_graph(a: CommunicationGraph, b: CommunicationGraph) -> bool:
     """Equal nodes, modules, attribute vectors (bit for bit), weights and positions."""
     Ga, Gb = a.to_networkx(), b.to_networkx()
