@@ -193,3 +193,13 @@ def test_block_signature_bits_decode_signs():
             assert fp_s == np.sign(s_part[0])
             checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("d", [256, 231, 264, 300, 1000, 1024, 4096, 5000])
+def test_nearest_block_dimension_is_valid_and_settles(d):
+    """b depends on d through ceil(log2 d); near powers of two the search used to oscillate
+    (256 -> 264 -> 252 -> ...) and return a d that the block family then rejected."""
+    d_valid, b = nearest_block_dimension(d)
+    assert d_valid % b == 0
+    assert b == 3 * (math.ceil(math.log2(d_valid)) + 3)
+    MatrixBank(d_valid, "block", 0)  # accepted

@@ -73,6 +73,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from ..graph import OUTPUT_MODULE, CommunicationGraph
+from ._presence import raw_from_presence
 
 __all__ = [
     "DigitsNetwork",
@@ -169,14 +170,7 @@ def stroke_raw_attributes(attributes) -> dict[str, float]:
     >>> stroke_raw_attributes(raw / np.linalg.norm(raw))["strength"]
     0.5
     """
-    x = np.asarray(attributes, dtype=float)
-    if x.shape != (len(STROKE_ATTRIBUTES),):
-        raise ValueError(
-            f"a stroke attribute vector has {len(STROKE_ATTRIBUTES)} entries; got shape {x.shape}"
-        )
-    if not x[0] > 0:
-        raise ValueError(f"the presence entry must be positive; got {x[0]}")
-    return {name: float(v) for name, v in zip(STROKE_ATTRIBUTES, x / x[0])}
+    return raw_from_presence(attributes, STROKE_ATTRIBUTES, "stroke")
 
 
 def _patches(images: np.ndarray) -> np.ndarray:

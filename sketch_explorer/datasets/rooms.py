@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from ..graph import OUTPUT_MODULE, CommunicationGraph
+from ._presence import raw_from_presence
 
 __all__ = [
     "RoomScene",
@@ -119,14 +120,7 @@ def raw_room_attributes(attributes) -> dict[str, float]:
     >>> bool(abs(raw["size"] - scene.raw_attributes().loc["wall_0", "size"]) < 1e-12)
     True
     """
-    x = np.asarray(attributes, dtype=float)
-    if x.shape != (len(ROOM_ATTRIBUTES),):
-        raise ValueError(
-            f"a room attribute vector has {len(ROOM_ATTRIBUTES)} entries; got shape {x.shape}"
-        )
-    if not x[0] > 0:
-        raise ValueError(f"the presence entry must be positive; got {x[0]}")
-    return {name: float(v) for name, v in zip(ROOM_ATTRIBUTES, x / x[0])}
+    return raw_from_presence(attributes, ROOM_ATTRIBUTES, "room")
 
 
 # ---------------------------------------------------------------------- validation
